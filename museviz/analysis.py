@@ -1,0 +1,79 @@
+"""The pipeline: media -> features -> rules -> checks, for one clip."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from museviz.checks import DEFAULT_DURATION_TOLERANCE_S, Check, run_checks
+from museviz.errors import MusevizError
+from museviz.media import Media, read_media
+from museviz.mel80 import mel80
+from museviz.rules import Schedule, Timeline, schedule_all
+from museviz.whisper50 import DEFAULT_MODEL, Whisper50, load_encoder, whisper50
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a user can set for an analysis; the defaults are what a pipeline would do."""
+
+    fps: float | None = None  # the rate pipelines believe; None: the container's average rate
+    duration_tolerance_s: float = DEFAULT_DURATION_TOLERANCE_S
+    whisper_checkpoint: str | None = None
+    whisper_model: str = DEFAULT_MODEL
+
+
+@dataclass(frozen=True, eq=False)
+class Analysis:
+    """Everything museviz knows about one clip. ``mel80`` is (80, M) float32."""
+
+    media: Media
+    timeline: Timeline
+    mel80: np.ndarray
+    whisper: Whisper50
+    schedules: dict[str, Schedule]
+    checks: list[Check]
+    options: Options
+
+    @property
+    def warnings(self) -> list[str]:
+        """Sentences about the analysis itself (not the clip), such as missing weights."""
+        return [self.whisper.warning] if self.whisper.warning else []
+
+
+def analyze(path: str | os.PathLike, options: Options = Options(), progress: Progress | None = None) -> Analysis:
+    """Probe ``path``, extract both feature streams, apply every rule and run the checks.
+
+    Raises
+    ------
+    MusevizError
+        For input museviz cannot analyse, with a sentence saying why.
+    """
+    report = progress or (lambda _f, _d: None)
+    if options.fps is not None and not (0 < options.fps < 1000):
+        raise MusevizError(f"--fps {options.fps:g} is not a frame rate: give a number between 0 and 1000")
+    report(0.0, "Loading the Whisper encoder")
+    encoder = load_encoder(options.whisper_checkpoint, options.whisper_model)
+    report(0.1, "Reading frame times and audio")
+    media = read_media(path)
+    timeline = Timeline(
+        frame_times_s=media.video.frame_times_s,
+        fps=options.fps or media.video.fps,
+        video_duration_s=media.video.duration_s,
+        n_samples=len(media.audio_16k),
+    )
+    report(0.3, "Computing mel80")
+    mel = mel80(media.audio_16k)
+    report(0.4, "Encoding whisper50")
+    whisper = whisper50(media.audio_16k, encoder)
+    report(0.9, "Applying each system's rule")
+    schedules = schedule_all(timeline)
+    checks = run_checks(media, timeline, schedules, options.duration_tolerance_s)
+    report(1.0, "Done")
+    return Analysis(media, timeline, mel, whisper, schedules, checks, options)
+

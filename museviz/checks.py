@@ -1,0 +1,242 @@
+"""The known pitfalls, checked on one clip, each with its numbers and its fix.
+
+Levels: ``ok`` nothing wrong; ``info`` a property of a system's rule that this clip
+exposes (nothing to fix in the clip); ``warn`` some system will misalign or drop part of
+this clip, and there is a fix; ``error`` a system fails on this clip, or the clip cannot
+be used. Every check is reported on every clip, so audits get the same columns.
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+from dataclasses import dataclass
+
+import numpy as np
+
+from museviz.media import SAMPLE_RATE, Media
+from museviz.rules import Schedule, Timeline, schedule_all
+from museviz.whisper50 import TOKENS_PER_SECOND
+
+OK, INFO, WARN, ERROR = "ok", "info", "warn", "error"
+LEVELS = (OK, INFO, WARN, ERROR)
+TARGET_FPS = 25  # the rate MuseTalk, Wav2Lip and LatentSync train at
+DEFAULT_DURATION_TOLERANCE_S = 0.1
+START_OFFSET_TOLERANCE_S = 0.001
+TRAINING_RULES = ("syncnet-train", "musetalk-v1.5-train", "wav2lip-train")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One finding: a stable ``id``, a ``level``, a ``message`` with the numbers, a
+    numeric ``value`` where one fits (units in the message), and a ``fix`` command or None."""
+
+    id: str
+    level: str
+    message: str
+    value: float | None = None
+    fix: str | None = None
+
+
+def run_checks(media: Media, timeline: Timeline, schedules: dict[str, Schedule], duration_tolerance_s: float = DEFAULT_DURATION_TOLERANCE_S) -> list[Check]:
+    """All checks of one clip, in a fixed order."""
+    name = shlex.quote(_basename(media.path))
+    checks = [_no_audio(media, name), _audio_format(media), _vfr(media, timeline, name), _fps_not_25(timeline, name)]
+    if not media.audio.present or media.audio.n_samples_16k == 0:
+        ids = ("duration-mismatch", "stream-start-offset", "v15-fps-truncation", "v15-padding-offset", "v15-window-overflow",
+               "v1-extra-chunks", "wav2lip-tail", "wav2lip-train-shift", "training-window-short")
+        return checks + [Check(i, INFO, "not checked: the clip has no audio") for i in ids]
+    return checks + [
+        _duration_mismatch(media, name, duration_tolerance_s),
+        _start_offset(media, name),
+        _v15_truncation(timeline, schedules["musetalk-v1.5"], name),
+        _v15_padding(timeline, name),
+        _v15_overflow(timeline, schedules["musetalk-v1.5"], name),
+        _v1_extra(timeline, schedules["musetalk-v1"]),
+        _wav2lip_tail(timeline, schedules["wav2lip"]),
+        _wav2lip_train_shift(timeline),
+        _training_short(media, timeline, schedules, name),
+    ]
+
+
+def _basename(path: str) -> str:
+    return path.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _reencode_25(name: str) -> str:
+    return f"ffmpeg -i {name} -vf fps={TARGET_FPS} -c:v libx264 -crf 18 -c:a copy fixed_25fps.mp4"
+
+
+def _no_audio(media: Media, name: str) -> Check:
+    if not media.audio.present:
+        return Check("no-audio", ERROR, "the clip has no audio track: no system can pair its frames with sound",
+                     fix=f"ffmpeg -i {name} -i speech.wav -map 0:v -map 1:a -c:v copy -c:a aac -shortest with_audio.mp4")
+    if media.audio.n_samples_16k == 0:
+        return Check("no-audio", ERROR, "the audio track holds no decodable samples", 0.0)
+    return Check("no-audio", OK, f"audio track present: {media.audio.duration_s:.2f} s")
+
+
+def _audio_format(media: Media) -> Check:
+    a = media.audio
+    if not a.present:
+        return Check("audio-format", INFO, "not checked: the clip has no audio")
+    text = f"{a.codec}, {a.sample_rate} Hz, {a.channels} channel{'s' if a.channels != 1 else ''}"
+    if a.sample_rate == SAMPLE_RATE and a.channels == 1:
+        return Check("audio-format", OK, f"audio is {text}: already what the systems read", a.sample_rate)
+    return Check("audio-format", INFO, f"audio is {text}: resampled to 16 kHz mono here, as every system does before its features", a.sample_rate)
+
+
+def _vfr(media: Media, t: Timeline, name: str) -> Check:
+    if t.n_frames < 2:
+        return Check("vfr", INFO, f"only {t.n_frames} frame: the frame rate cannot be checked", None)
+    intervals_ms = np.diff(t.frame_times_s) * 1000
+    nominal_s = np.arange(t.n_frames) / t.fps + t.frame_times_s[0]
+    worst_s = float(np.max(np.abs(t.frame_times_s - nominal_s)))
+    span = f"frame intervals {intervals_ms.min():.1f} to {intervals_ms.max():.1f} ms"
+    if media.video.vfr:
+        return Check(
+            "vfr", WARN,
+            f"variable frame rate: {span}; a rule using one fps number ({t.fps:.3f}) puts some frames up to "
+            f"{worst_s * 1000:.0f} ms from their real time",
+            worst_s, f"ffmpeg -i {name} -vf fps={TARGET_FPS} -c:v libx264 -crf 18 -c:a copy constant_25fps.mp4",
+        )
+    return Check("vfr", OK, f"constant frame rate: {span}", worst_s)
+
+
+def _fps_not_25(t: Timeline, name: str) -> Check:
+    if math.isclose(t.fps, TARGET_FPS, abs_tol=1e-9):
+        return Check("fps-not-25", OK, "25 fps, the rate the systems train at", t.fps)
+    return Check(
+        "fps-not-25", WARN,
+        f"{t.fps:.3f} fps, not 25: MuseTalk and Wav2Lip train at 25 fps and LatentSync re-encodes to 25, "
+        f"which duplicates or drops frames",
+        t.fps, _reencode_25(name),
+    )
+
+
+def _duration_mismatch(media: Media, name: str, tolerance_s: float) -> Check:
+    diff_s = media.audio.duration_s - media.video.duration_s
+    shorter = "shorter" if diff_s < 0 else "longer"
+    text = (f"audio {media.audio.duration_s:.3f} s, video {media.video.duration_s:.3f} s: the audio is "
+            f"{abs(diff_s) * 1000:.0f} ms {shorter} (tolerance {tolerance_s * 1000:.0f} ms)")
+    if abs(diff_s) <= tolerance_s:
+        return Check("duration-mismatch", OK, text, diff_s)
+    keep_s = min(media.audio.duration_s, media.video.duration_s)
+    return Check("duration-mismatch", WARN, text + "; filter this clip out of training or trim both to the shorter",
+                 diff_s, f"ffmpeg -i {name} -t {keep_s:.3f} -c:v libx264 -crf 18 -c:a aac trimmed.mp4")
+
+
+def _start_offset(media: Media, name: str) -> Check:
+    offset_s = media.video.start_offset_s
+    if abs(offset_s) <= START_OFFSET_TOLERANCE_S:
+        return Check("stream-start-offset", OK, "the first frame and the first audio sample start together", offset_s)
+    when = "after" if offset_s > 0 else "before"
+    return Check(
+        "stream-start-offset", WARN,
+        f"the first frame starts {abs(offset_s) * 1000:.0f} ms {when} the first audio sample; pipelines that pair "
+        f"frame 0 with sample 0 are off by that much",
+        offset_s, f"ffmpeg -itsoffset {-offset_s:.3f} -i {name} -i {name} -map 1:v -map 0:a -c copy aligned.mp4",
+    )
+
+
+def _v15_truncation(t: Timeline, v15: Schedule, name: str) -> Check:
+    fps_int = int(t.fps)
+    if fps_int == t.fps:
+        return Check("v15-fps-truncation", OK, f"int(fps) = {fps_int} is the frame rate itself: no drift", 0.0)
+    per_minute_s = 60 * (1 - fps_int / t.fps)
+    shown = np.flatnonzero(v15.source_frame >= 0)
+    if not len(shown):
+        return Check("v15-fps-truncation", WARN, f"v1.5 truncates {t.fps:.3f} fps to {fps_int}: {per_minute_s:.2f} s of drift a minute", None, _reencode_25(name))
+    last = int(shown[-1])
+    ahead_s = last / fps_int - float(v15.picture_times_s[last])
+    return Check(
+        "v15-fps-truncation", WARN,
+        f"MuseTalk v1.5 truncates {t.fps:.3f} fps to int(fps) = {fps_int}: frame i reads audio at i/{fps_int} s but is "
+        f"shown at its real time; at its last frame ({v15.picture_times_s[last]:.2f} s) the audio window is "
+        f"{abs(ahead_s):.2f} s {'ahead of' if ahead_s >= 0 else 'behind'} the picture ({per_minute_s:.2f} s a minute at this rate)",
+        ahead_s, _reencode_25(name),
+    )
+
+
+def _v15_padding(t: Timeline, name: str) -> Check:
+    fps_int = int(t.fps)
+    if fps_int < 1:
+        return Check("v15-padding-offset", INFO, f"not checked: int(fps) = {fps_int}")
+    pad_unit = math.ceil(TOKENS_PER_SECOND / fps_int)
+    offset_ms = (4 - 2 * pad_unit) * 1000 / TOKENS_PER_SECOND
+    if offset_ms == 0:
+        return Check("v15-padding-offset", OK, f"v1.5 pads 2P = {2 * pad_unit} tokens on the left: windows sit where v1's do", 0.0)
+    direction = "earlier" if offset_ms < 0 else "later"
+    return Check(
+        "v15-padding-offset", WARN,
+        f"v1.5 pads 2P = {2 * pad_unit} tokens on the left at int(fps) = {fps_int} (P = ceil(50 / {fps_int})): every "
+        f"window reads audio {abs(offset_ms):.0f} ms {direction} than v1's",
+        offset_ms, _reencode_25(name),
+    )
+
+
+def _v15_overflow(t: Timeline, v15: Schedule, name: str) -> Check:
+    if v15.exit_frame is None:
+        return Check("v15-window-overflow", OK, f"every one of v1.5's {v15.n_chunks} windows fits its padding", None)
+    return Check(
+        "v15-window-overflow", ERROR,
+        f"MuseTalk v1.5 exits at frame {v15.exit_frame} of {math.floor(t.audio_duration_s * int(t.fps))}: {v15.error}",
+        float(v15.exit_frame), _reencode_25(name),
+    )
+
+
+def _v1_extra(t: Timeline, v1: Schedule) -> Check:
+    extra = v1.n_chunks - t.n_frames
+    frame_ms = 1000 / t.fps
+    text = f"MuseTalk v1 makes {v1.n_chunks} chunks for {t.n_frames} frames"
+    if extra > 0:
+        return Check("v1-extra-chunks", INFO, f"{text}: {extra} extra, so a muxed result runs about {extra * frame_ms:.0f} ms past the audio", float(extra))
+    if extra < 0:
+        return Check("v1-extra-chunks", WARN, f"{text}: the last {-extra} frames get no audio window", float(extra))
+    return Check("v1-extra-chunks", OK, f"{text}: one per frame", 0.0)
+
+
+def _wav2lip_tail(t: Timeline, w2l: Schedule) -> Check:
+    if w2l.error:
+        return Check("wav2lip-tail", ERROR, f"Wav2Lip cannot run: {w2l.error}")
+    missing = t.n_frames - w2l.n_chunks
+    last = w2l.indices[-1]
+    text = f"Wav2Lip makes {w2l.n_chunks} chunks for {t.n_frames} frames; its last window is pinned to mel [{last[0]}, {last[-1] + 1})"
+    if missing > 0:
+        return Check("wav2lip-tail", INFO, f"{text}: the output loses the last {missing} frames ({missing * 1000 / t.fps:.0f} ms)", float(missing))
+    return Check("wav2lip-tail", OK, text, float(missing))
+
+
+def _wav2lip_train_shift(t: Timeline) -> Check:
+    return Check(
+        "wav2lip-train-shift", INFO,
+        f"Wav2Lip reads audio one frame ({1000 / t.fps:.0f} ms) later at inference ([int(80 i / fps), +16)) than in training "
+        f"([int(80 (i - 1) / fps), +16))",
+        1000 / t.fps,
+    )
+
+
+def _training_short(media: Media, t: Timeline, schedules: dict[str, Schedule], name: str) -> Check:
+    """Training samples dropped near the end because the audio is shorter than the video.
+
+    Compared against the same clip with audio exactly as long as the video, so a rule's
+    own end effects (Wav2Lip always loses its last frames) do not count.
+    """
+    matched = Timeline(t.frame_times_s, t.fps, t.video_duration_s, round(t.video_duration_s * SAMPLE_RATE))
+    baseline = schedule_all(matched, list(TRAINING_RULES))
+    extra = {r: _dropped_at_end(schedules[r]) - _dropped_at_end(baseline[r]) for r in TRAINING_RULES}
+    worst = max(extra.values())
+    if worst <= 0:
+        return Check("training-window-short", OK, "no training window is cut short by the audio ending early", 0.0)
+    parts = ", ".join(f"{r} {n}" for r, n in extra.items() if n > 0)
+    keep_s = min(media.audio.duration_s, media.video.duration_s)
+    return Check(
+        "training-window-short", WARN,
+        f"the audio ends {t.video_duration_s - t.audio_duration_s:.3f} s before the video: training windows near the "
+        f"end come out short and those samples are dropped ({parts} frames)",
+        float(worst), f"ffmpeg -i {name} -t {keep_s:.3f} -c:v libx264 -crf 18 -c:a aac trimmed.mp4",
+    )
+
+
+def _dropped_at_end(s: Schedule) -> int:
+    return int((s.dropped & (s.raw[:, -1] >= s.n_valid)).sum()) if s.n_chunks else 0

@@ -1,0 +1,104 @@
+"""``museviz`` on the command line: gather arguments, call the library, print results.
+
+Bad input ends with exit status 2 and one line ``museviz: error: ...`` on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from museviz.analysis import Analysis, Options, analyze
+from museviz.checks import DEFAULT_DURATION_TOLERANCE_S
+from museviz.errors import MusevizError
+from museviz.report import write_report
+from museviz.whisper50 import DEFAULT_MODEL
+
+EXIT_BAD_INPUT = 2
+LEVEL_TAGS = {"ok": "  ok ", "info": " info", "warn": " WARN", "error": "ERROR"}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line like every other error."""
+
+    def error(self, message: str) -> None:
+        raise MusevizError(f"{message} (see {self.prog} --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="museviz", description="See and measure how lip-sync systems map video frames onto audio features.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    a = commands.add_parser("analyze", help="analyse one video: report.json, features.npz")
+    a.add_argument("video", help="the video file (mp4, mov, webm, mkv, avi)")
+    a.add_argument("--out", required=True, metavar="DIR", help="folder for the results (created if missing)")
+    a.add_argument("--whisper-checkpoint", metavar="PATH", help="a Whisper checkpoint in openai-whisper's format")
+    a.add_argument("--whisper-model", default=DEFAULT_MODEL, metavar="NAME", help=f"openai-whisper model name (default {DEFAULT_MODEL})")
+    a.add_argument("--fps", type=float, help="the frame rate pipelines believe (default: the container's average rate)")
+    a.add_argument(
+        "--duration-tolerance", type=float, default=DEFAULT_DURATION_TOLERANCE_S, metavar="S",
+        help=f"audio/video duration mismatch allowed, in seconds (default {DEFAULT_DURATION_TOLERANCE_S})",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return _analyze(args)
+    except MusevizError as exc:
+        print(f"museviz: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("museviz: error: interrupted", file=sys.stderr)
+        return 130
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    options = Options(
+        fps=args.fps,
+        duration_tolerance_s=args.duration_tolerance,
+        whisper_checkpoint=args.whisper_checkpoint,
+        whisper_model=args.whisper_model,
+    )
+    analysis = analyze(args.video, options)
+    out = Path(args.out)
+    created = not out.exists()
+    try:
+        paths = write_report(analysis, out)
+    except OSError as exc:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise MusevizError(f"cannot write to {out}: {exc.strerror or exc}") from None
+    for warning in analysis.warnings:
+        print(f"museviz: warning: {warning}", file=sys.stderr)
+    print(summary(analysis))
+    print("wrote " + ", ".join(os.fspath(p) for p in paths.values()))
+    return 0
+
+
+def summary(analysis: Analysis) -> str:
+    """A short human account: the clip, the features, chunk counts, and the checks."""
+    v, a = analysis.media.video, analysis.media.audio
+    fraction = f"{v.fps_fraction.numerator}/{v.fps_fraction.denominator}"
+    audio = f"{a.duration_s:.2f} s audio ({a.sample_rate} Hz, {a.channels} ch)" if a.present else "no audio"
+    w = analysis.whisper
+    lines = [
+        f"{os.path.basename(analysis.media.path)}: {v.n_frames} frames at {fraction} fps ({v.fps:.3f}"
+        f"{', variable' if v.vfr else ''}), {v.width}x{v.height}, {v.duration_s:.2f} s video, {audio}",
+        f"features: whisper50 {' x '.join(map(str, w.features.shape))} ({w.source}{', ' + w.model if w.model else ''}), "
+        f"mel80 {' x '.join(map(str, analysis.mel80.shape))}",
+        "chunks: " + " | ".join(f"{name} {s.n_chunks}" + (" (fails)" if s.error else "") for name, s in analysis.schedules.items()),
+        "checks:",
+    ]
+    for check in analysis.checks:
+        lines.append(f"  {LEVEL_TAGS[check.level]}  {check.id:<22} {check.message}")
+        if check.fix and check.level in ("warn", "error"):
+            lines.append(f"{'':31}fix: {check.fix}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

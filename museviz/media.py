@@ -1,0 +1,253 @@
+"""Probe and decode a video file with PyAV: exact frame times, 16 kHz mono audio.
+
+Every time here is on one clock: seconds since the first audio sample (sample 0 of
+``audio_16k``). A clip without audio is timed from its first frame instead. Lip-sync
+pipelines pair frame 0 with audio sample 0, so a frame time that is not ``i / fps`` on
+this clock is exactly the error they make.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import av
+import numpy as np
+
+from museviz.errors import MusevizError
+
+SAMPLE_RATE = 16000  # Hz: what Whisper, Wav2Lip and SyncNet all read
+VFR_MIN_JITTER_S = 0.0005  # frame intervals may wobble this much (or 1.5 ticks) and still count as constant
+
+
+@dataclass(frozen=True, eq=False)
+class VideoInfo:
+    """The picture track as a decoder sees it.
+
+    ``frame_times_s`` (n_frames,) float64 are presentation times in display order;
+    ``frame_pts`` (n_frames,) int64 the same in ``time_base`` ticks.
+    """
+
+    fps_fraction: Fraction
+    n_frames: int
+    frame_times_s: np.ndarray
+    frame_pts: np.ndarray
+    time_base: Fraction
+    duration_s: float
+    vfr: bool
+    width: int
+    height: int
+    codec: str
+    start_offset_s: float  # first frame's time minus the first audio sample's time
+
+    @property
+    def fps(self) -> float:
+        """The container's average frame rate as a float: what OpenCV's CAP_PROP_FPS reports."""
+        return float(self.fps_fraction)
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """The sound track: its source format and its length once resampled to 16 kHz mono."""
+
+    present: bool
+    sample_rate: int | None = None
+    channels: int | None = None
+    codec: str | None = None
+    duration_s: float = 0.0
+    n_samples_16k: int = 0
+
+
+@dataclass(frozen=True, eq=False)
+class Media:
+    """A probed clip: ``audio_16k`` (N,) float32 mono at ``SAMPLE_RATE``."""
+
+    path: str
+    video: VideoInfo
+    audio: AudioInfo
+    audio_16k: np.ndarray = field(repr=False)
+
+
+def read_media(path: str | os.PathLike) -> Media:
+    """Probe ``path`` and decode its audio in one pass over the file.
+
+    Frame times come from the demuxed video packets (sorted presentation timestamps,
+    packets the container marks as discarded left out), which is what a decoder emits,
+    without paying for decoding the pictures. Audio is decoded and resampled to 16 kHz mono
+    float32 on the way.
+
+    Raises
+    ------
+    MusevizError
+        When the file is missing, empty, not a media file, or has no video track.
+    """
+    path = os.fspath(path)
+    container = _open(path)
+    with container:
+        if not container.streams.video:
+            raise MusevizError(f"{os.path.basename(path)} has no video track: museviz needs a video with pictures")
+        vstream = container.streams.video[0]
+        astream = container.streams.audio[0] if container.streams.audio else None
+        packets, audio_16k, audio_src_samples, audio_start_s = _demux(container, vstream, astream)
+
+    pts, durations = _video_pts(path, vstream, packets)
+    time_base = vstream.time_base
+    frame_start_s = float(pts[0] * time_base)
+    origin_s = audio_start_s if astream is not None and audio_start_s is not None else frame_start_s
+    frame_times_s = (pts * float(time_base)) - origin_s
+    fps_fraction = _average_rate(vstream, pts, time_base)
+    video = VideoInfo(
+        fps_fraction=fps_fraction,
+        n_frames=len(pts),
+        frame_times_s=frame_times_s,
+        frame_pts=pts,
+        time_base=time_base,
+        duration_s=_video_duration_s(pts, durations, time_base, fps_fraction),
+        vfr=is_variable_rate(frame_times_s, float(time_base)),
+        width=vstream.codec_context.width,
+        height=vstream.codec_context.height,
+        codec=vstream.codec_context.name,
+        start_offset_s=frame_start_s - origin_s,
+    )
+    if astream is None:
+        audio = AudioInfo(present=False)
+    else:
+        source_rate = astream.codec_context.sample_rate or astream.rate
+        audio = AudioInfo(
+            present=True,
+            sample_rate=source_rate,
+            channels=astream.codec_context.channels,
+            codec=astream.codec_context.name,
+            duration_s=audio_src_samples / source_rate if source_rate else len(audio_16k) / SAMPLE_RATE,
+            n_samples_16k=len(audio_16k),
+        )
+    return Media(path=path, video=video, audio=audio, audio_16k=audio_16k)
+
+
+def is_variable_rate(frame_times_s: np.ndarray, tick_s: float = 0.0) -> bool:
+    """True when frame intervals differ by more than timestamp rounding explains.
+
+    An interval may deviate from the median interval by ``max(1.5 ticks, 0.5 ms)``: a
+    29.97 fps stream in a 1 ms time base alternates 33 and 34 ms and is still constant.
+    """
+    if len(frame_times_s) < 3:
+        return False
+    intervals_s = np.diff(frame_times_s)
+    tolerance_s = max(1.5 * tick_s, VFR_MIN_JITTER_S)
+    return bool(np.max(np.abs(intervals_s - np.median(intervals_s))) > tolerance_s)
+
+
+def iter_frames(media: Media, size: tuple[int, int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """Decode the pictures one at a time as ``(frame_idx, rgb)``.
+
+    ``rgb`` is (height, width, 3) uint8, scaled to ``size`` = (width, height) when given.
+    ``frame_idx`` indexes ``media.video.frame_times_s``; frames the decoder cannot place
+    there (a damaged stream) are skipped rather than mislabelled.
+    """
+    pts_to_idx = {int(p): i for i, p in enumerate(media.video.frame_pts)}
+    width, height = size if size else (None, None)
+    with _open(media.path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for idx_guess, frame in enumerate(_decode_quietly(container, stream)):
+            frame_idx = pts_to_idx.get(frame.pts, idx_guess if frame.pts is None else None)
+            if frame_idx is None or frame_idx >= media.video.n_frames:
+                continue
+            yield frame_idx, frame.to_ndarray(format="rgb24", width=width, height=height)
+
+
+def _open(path: str) -> av.container.InputContainer:
+    name = os.path.basename(path)
+    if not os.path.isfile(path):
+        raise MusevizError(f"{name}: no such file")
+    if os.path.getsize(path) == 0:
+        raise MusevizError(f"{name} is empty (0 bytes): upload the video file itself")
+    try:
+        return av.open(path, mode="r")
+    except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise MusevizError(f"{name} is not a video museviz can read ({_reason(exc)}): export it again as mp4 (H.264 + AAC)") from None
+
+
+def _reason(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or str(exc).split(":")[0] or type(exc).__name__
+
+
+def _decode_quietly(container, stream) -> Iterator[av.VideoFrame]:
+    """Decode ``stream``, skipping packets the decoder rejects (a damaged stretch)."""
+    for packet in container.demux(stream):
+        try:
+            yield from packet.decode()
+        except av.FFmpegError:
+            continue
+
+
+def _demux(container, vstream, astream):
+    """One pass: keep the video packets' timing, decode and resample the audio."""
+    packets = []
+    chunks = []
+    src_samples = 0
+    audio_start_s = None
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE) if astream else None
+    streams = [vstream] + ([astream] if astream else [])
+    try:
+        for packet in container.demux(streams):
+            if packet.stream.type == "video":
+                if packet.size and not packet.is_discard:
+                    packets.append((packet.pts, packet.duration))
+                continue
+            try:
+                frames = packet.decode()
+            except av.FFmpegError:
+                continue
+            for frame in frames:
+                if audio_start_s is None and frame.time is not None:
+                    audio_start_s = float(frame.time)
+                src_samples += frame.samples
+                chunks.extend(out.to_ndarray()[0] for out in resampler.resample(frame))
+    except av.FFmpegError as exc:
+        if not packets:
+            raise MusevizError(f"{os.path.basename(container.name)} could not be decoded ({_reason(exc)}): the file may be truncated or damaged") from None
+    if resampler is not None:
+        chunks.extend(out.to_ndarray()[0] for out in resampler.resample(None))
+    audio_16k = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    return packets, audio_16k, src_samples, audio_start_s
+
+
+def _video_pts(path: str, vstream, packets) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted presentation timestamps (ticks) and matching durations of the video frames."""
+    if packets and all(p is not None for p, _ in packets):
+        order = sorted(packets, key=lambda pd: pd[0])
+        pts = np.array([p for p, _ in order], dtype=np.int64)
+        durations = np.array([d or 0 for _, d in order], dtype=np.int64)
+        return pts, durations
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        frames = [(f.pts, f.duration) for f in _decode_quietly(container, stream)]
+    if not frames:
+        raise MusevizError(f"{os.path.basename(path)} has a video track with no decodable frames: the file may be truncated or damaged")
+    if any(p is None for p, _ in frames):
+        ticks_per_frame = round(1 / (vstream.time_base * (vstream.average_rate or Fraction(25))))
+        pts = np.arange(len(frames), dtype=np.int64) * ticks_per_frame
+        return pts, np.full(len(frames), ticks_per_frame, dtype=np.int64)
+    pts = np.array(sorted(p for p, _ in frames), dtype=np.int64)
+    return pts, np.zeros(len(pts), dtype=np.int64)
+
+
+def _average_rate(vstream, pts: np.ndarray, time_base: Fraction) -> Fraction:
+    """The container's average frame rate; from the frame times when it states none."""
+    if vstream.average_rate:
+        return Fraction(vstream.average_rate)
+    if len(pts) > 1:
+        span = (int(pts[-1]) - int(pts[0])) * time_base
+        return Fraction(len(pts) - 1) / span if span else Fraction(25)
+    return Fraction(vstream.guessed_rate or 25)
+
+
+def _video_duration_s(pts: np.ndarray, durations: np.ndarray, time_base: Fraction, fps: Fraction) -> float:
+    """From the first frame's start to the last frame's end."""
+    last_ticks = int(durations[-1]) if len(durations) and durations[-1] > 0 else None
+    if last_ticks is None:
+        last_ticks = int(np.median(np.diff(pts))) if len(pts) > 1 else round(1 / (fps * time_base))
+    return float((int(pts[-1]) - int(pts[0]) + last_ticks) * time_base)

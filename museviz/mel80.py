@@ -1,0 +1,73 @@
+"""Wav2Lip's 80 Hz mel spectrogram, the stream of Wav2Lip and of MuseTalk's training SyncNet.
+
+Frame ``m`` of the result is centred on sample ``m * HOP_LENGTH``, i.e. at 12.5 m ms.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import librosa
+import numpy as np
+from scipy.signal import lfilter
+
+from museviz.media import SAMPLE_RATE
+
+N_FFT = 800  # samples: 50 ms window
+HOP_LENGTH = 200  # samples: 12.5 ms between frames
+N_MELS = 80
+FMIN_HZ = 55
+FMAX_HZ = 7600
+PREEMPHASIS = 0.97
+REF_LEVEL_DB = 20
+MIN_LEVEL_DB = -100
+MAX_ABS_VALUE = 4.0  # the spectrogram is scaled to [-4, 4]
+FRAMES_PER_SECOND = SAMPLE_RATE / HOP_LENGTH  # 80 mel frames per second
+
+
+def n_mel_frames(n_samples: int) -> int:
+    """``M = 1 + N // 200``: a centred STFT has one frame per hop plus one."""
+    return 1 + n_samples // HOP_LENGTH
+
+
+def mel80(audio_16k: np.ndarray) -> np.ndarray:
+    """Wav2Lip's ``audio.melspectrogram`` of 16 kHz mono audio.
+
+    Pre-emphasis ``lfilter([1, -0.97], [1], wav)``; centred STFT (reflect padding, as
+    librosa 0.7 that Wav2Lip pins), n_fft 800, hop 200, Hann window; magnitude; Slaney mel
+    basis 55-7600 Hz; ``S = 20 log10(max(1e-5, mel)) - 20``;
+    ``S = clip(8 (S + 100) / 100 - 4, -4, 4)``.
+
+    Parameters
+    ----------
+    audio_16k : np.ndarray, shape (N,)
+
+    Returns
+    -------
+    np.ndarray, shape (80, 1 + N // 200), float32
+    """
+    emphasised = lfilter([1.0, -PREEMPHASIS], [1.0], audio_16k.astype(np.float64))
+    magnitude = _stft_magnitude(emphasised)
+    mel = _mel_basis() @ magnitude
+    level_db = 20.0 * np.log10(np.maximum(1e-5, mel)) - REF_LEVEL_DB
+    scaled = 2 * MAX_ABS_VALUE * (level_db - MIN_LEVEL_DB) / -MIN_LEVEL_DB - MAX_ABS_VALUE
+    return np.clip(scaled, -MAX_ABS_VALUE, MAX_ABS_VALUE).astype(np.float32)
+
+
+def _stft_magnitude(signal: np.ndarray) -> np.ndarray:
+    """|STFT| (1 + N_FFT // 2, 1 + N // HOP_LENGTH) with centred, reflect-padded frames."""
+    pad = N_FFT // 2
+    mode = "reflect" if len(signal) > pad else "constant"
+    padded = np.pad(signal, pad, mode=mode)
+    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP_LENGTH]
+    return np.abs(np.fft.rfft(frames * _window(), axis=1)).T
+
+
+@lru_cache(maxsize=1)
+def _window() -> np.ndarray:
+    return np.hanning(N_FFT + 1)[:-1]
+
+
+@lru_cache(maxsize=1)
+def _mel_basis() -> np.ndarray:
+    return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=FMIN_HZ, fmax=FMAX_HZ)

@@ -1,0 +1,137 @@
+"""The machine-readable account of an analysis: ``report.json`` and ``features.npz``.
+
+The contract is documented in ``docs/report.md``; bump ``SCHEMA`` when it changes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from museviz.analysis import Analysis
+from museviz.rules import RULES, Schedule
+
+SCHEMA = 1
+REPORT_NAME = "report.json"
+FEATURES_NAME = "features.npz"
+
+
+def report_dict(analysis: Analysis) -> dict:
+    """The report as plain JSON-able data (see ``docs/report.md``)."""
+    media, video, audio = analysis.media, analysis.media.video, analysis.media.audio
+    return {
+        "schema": SCHEMA,
+        "file": os.path.basename(media.path),
+        "video": {
+            "fps": video.fps,
+            "fps_fraction": f"{video.fps_fraction.numerator}/{video.fps_fraction.denominator}",
+            "fps_used": analysis.timeline.fps,
+            "n_frames": video.n_frames,
+            "duration_s": video.duration_s,
+            "vfr": video.vfr,
+            "width": video.width,
+            "height": video.height,
+            "codec": video.codec,
+            "start_offset_s": video.start_offset_s,
+        },
+        "audio": {
+            "present": audio.present,
+            "sample_rate": audio.sample_rate,
+            "channels": audio.channels,
+            "codec": audio.codec,
+            "duration_s": audio.duration_s,
+            "n_samples_16k": audio.n_samples_16k,
+        },
+        "features": {
+            "whisper50": {
+                "count": int(analysis.whisper.features.shape[0]),
+                "shape": list(analysis.whisper.features.shape),
+                "source": analysis.whisper.source,
+                "model": analysis.whisper.model,
+            },
+            "mel80": {"count": int(analysis.mel80.shape[1]), "shape": list(analysis.mel80.shape)},
+        },
+        "schemes": {name: _scheme(s) for name, s in analysis.schedules.items()},
+        "checks": [asdict(c) for c in analysis.checks],
+        "warnings": analysis.warnings,
+    }
+
+
+def _scheme(s: Schedule) -> dict:
+    rule = RULES[s.rule]
+    drift = s.drift_s[np.isfinite(s.drift_s)]
+    return {
+        "stream": s.stream,
+        "kind": rule.kind,
+        "formula": rule.formula,
+        "fps_used": s.fps_used,
+        "n_chunks": s.n_chunks,
+        "n_valid": s.n_valid,
+        "indices": s.indices.tolist(),
+        "source_frame": s.source_frame.tolist(),
+        "flags": {
+            "clamped": np.flatnonzero(s.clamped).tolist(),
+            "zero_padded": np.flatnonzero(s.zero_padded).tolist(),
+            "pinned_last": np.flatnonzero(s.pinned).tolist(),
+            "past_audio": np.flatnonzero(s.past_audio).tolist(),
+            "dropped": np.flatnonzero(s.dropped).tolist(),
+        },
+        "drift_s": {
+            "first": float(drift[0]) if len(drift) else None,
+            "last": float(drift[-1]) if len(drift) else None,
+            "max_abs": float(np.max(np.abs(drift))) if len(drift) else None,
+        },
+        "error": s.error,
+        "exit_frame": s.exit_frame,
+    }
+
+
+def report_json(analysis: Analysis) -> str:
+    """``report_dict`` as indented JSON, with each list of numbers kept on one line."""
+    text = json.dumps(report_dict(analysis), indent=1)
+    return _NUMBER_LIST.sub(lambda m: "[" + ", ".join(n.strip() for n in m.group(1).split(",") if n.strip()) + "]", text)
+
+
+_NUMBER_LIST = re.compile(r"\[([-0-9.e,\s]*)\]")
+
+
+def features_arrays(analysis: Analysis) -> dict[str, np.ndarray]:
+    """The arrays of ``features.npz``."""
+    return {
+        "mel80": analysis.mel80,
+        "whisper50": analysis.whisper.features,
+        "audio_16k": analysis.media.audio_16k,
+        "frame_times_s": analysis.media.video.frame_times_s.astype(np.float64),
+    }
+
+
+def write_report(analysis: Analysis, out_dir: str | os.PathLike) -> dict[str, Path]:
+    """Write ``report.json`` and ``features.npz`` into ``out_dir``; return their paths.
+
+    Each file is written under a temporary name and renamed, so a failure never leaves a
+    half-written file behind.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"report": out / REPORT_NAME, "features": out / FEATURES_NAME}
+    _atomic(paths["report"], lambda f: f.write(report_json(analysis).encode()))
+    _atomic(paths["features"], lambda f: np.savez(f, **features_arrays(analysis)))
+    return paths
+
+
+def _atomic(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise

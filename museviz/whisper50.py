@@ -1,0 +1,217 @@
+"""Whisper encoder features at 50 Hz, the stream of MuseTalk and LatentSync.
+
+The log-mel has one frame per 10 ms (``N // 160`` frames, the STFT's last frame
+dropped) and is normalised over the whole file. The encoder's stride-2 convolution
+halves the rate, so token ``k`` is centred at ``k * 20`` ms. Audio is encoded in
+independent 30 s segments: mel slice ``[s, s + 3000)``, zero-padded to 3000 frames,
+encoded to 1500 tokens of which the first ``len(slice) // 2`` are kept, so
+``W = N // 320``. Every hidden state is kept, as MuseTalk does: the embedding (after the
+convolutions and positional embedding) and each block's output, before ``ln_post``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import urllib.parse
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import whisper
+from whisper.audio import HOP_LENGTH, N_FRAMES
+
+from museviz.errors import MusevizError
+from museviz.media import SAMPLE_RATE
+
+MEL_FRAMES_PER_TOKEN = 2  # the encoder's second convolution has stride 2
+SAMPLES_PER_TOKEN = HOP_LENGTH * MEL_FRAMES_PER_TOKEN  # 320 samples: 20 ms
+TOKENS_PER_SECOND = SAMPLE_RATE / SAMPLES_PER_TOKEN  # 50 tokens per second
+SEGMENT_MEL_FRAMES = N_FRAMES  # 3000 mel frames: one 30 s encoder input
+SEGMENTS_PER_BATCH = 4  # encoder inputs per forward pass; bounds memory on long clips
+DEFAULT_MODEL = "tiny"  # MuseTalk's encoder
+CHECKPOINT_ENV = "MUSEVIZ_WHISPER_CHECKPOINT"
+OFFLINE_ENV = "MUSEVIZ_OFFLINE"  # set to 1 to never try a download
+DOWNLOAD_PROBE_TIMEOUT_S = 3.0
+SOURCE_ENCODER = "whisper-encoder"
+SOURCE_FALLBACK = "logmel-pool"
+
+
+@dataclass(frozen=True, eq=False)
+class Whisper50:
+    """whisper50 features ``(W, layers, dim)`` float32 and where they came from.
+
+    ``source`` is ``"whisper-encoder"`` or, without weights, ``"logmel-pool"``: the log-mel
+    averaged in pairs, shape ``(W, 1, n_mels)``, on the same 50 Hz grid. ``warning`` says
+    so in a sentence when it applies.
+    """
+
+    features: np.ndarray
+    source: str
+    model: str | None
+    warning: str | None = None
+
+
+@dataclass(frozen=True)
+class Encoder:
+    """A loaded Whisper model, or ``model=None`` with the reason weights are missing."""
+
+    model: whisper.Whisper | None
+    label: str | None
+    warning: str | None = None
+
+
+def n_tokens(n_samples: int) -> int:
+    """``W = N // 320``: tokens of audio with ``n_samples`` samples at 16 kHz."""
+    return n_samples // SAMPLES_PER_TOKEN
+
+
+def log_mel(audio_16k: np.ndarray, n_mels: int = 80) -> torch.Tensor:
+    """openai-whisper's log-mel of the whole file, normalised once: (n_mels, N // 160)."""
+    return whisper.log_mel_spectrogram(torch.from_numpy(np.ascontiguousarray(audio_16k, dtype=np.float32)), n_mels)
+
+
+def whisper50(audio_16k: np.ndarray, encoder: Encoder) -> Whisper50:
+    """Encode 16 kHz mono audio to whisper50 features with ``encoder`` (see module docstring).
+
+    Parameters
+    ----------
+    audio_16k : np.ndarray, shape (N,)
+    encoder : Encoder, from ``load_encoder``
+
+    Returns
+    -------
+    Whisper50 with features of shape (N // 320, 1 + n_blocks, d), or the
+    ``logmel-pool`` fallback of shape (N // 320, 1, 80) when ``encoder.model`` is None.
+    """
+    n_mels = encoder.model.dims.n_mels if encoder.model is not None else 80
+    width = encoder.model.dims.n_audio_state if encoder.model is not None else n_mels
+    layers = 1 + encoder.model.dims.n_audio_layer if encoder.model is not None else 1
+    n_tok = n_tokens(len(audio_16k))
+    if n_tok == 0:
+        empty = np.zeros((0, layers, width), np.float32)
+        return Whisper50(empty, _source(encoder), encoder.label, encoder.warning)
+    mel = log_mel(audio_16k, n_mels)
+    if encoder.model is None:
+        return Whisper50(pool_log_mel(mel.numpy()), SOURCE_FALLBACK, None, encoder.warning)
+    return Whisper50(encode_hidden_states(encoder.model, mel), SOURCE_ENCODER, encoder.label)
+
+
+def pool_log_mel(mel: np.ndarray) -> np.ndarray:
+    """The fallback stream: log-mel (n_mels, 2W + r) averaged in pairs -> (W, 1, n_mels)."""
+    n_tok = mel.shape[1] // MEL_FRAMES_PER_TOKEN
+    pairs = mel[:, : n_tok * MEL_FRAMES_PER_TOKEN].reshape(mel.shape[0], n_tok, MEL_FRAMES_PER_TOKEN)
+    return pairs.mean(axis=2).T[:, None, :].astype(np.float32)
+
+
+def encode_hidden_states(model: whisper.Whisper, mel: torch.Tensor) -> np.ndarray:
+    """Every encoder hidden state of ``mel`` (n_mels, T) in independent 30 s segments.
+
+    Runs ``model.encoder`` itself (hooks read the embedding entering the first block and
+    each block's output), several segments per batch.
+
+    Returns
+    -------
+    np.ndarray, shape (T // 2, 1 + n_blocks, d), float32
+    """
+    starts = range(0, mel.shape[1], SEGMENT_MEL_FRAMES)
+    kept = [min(SEGMENT_MEL_FRAMES, mel.shape[1] - s) // MEL_FRAMES_PER_TOKEN for s in starts]
+    parts = []
+    for first in range(0, len(starts), SEGMENTS_PER_BATCH):
+        batch_starts = starts[first : first + SEGMENTS_PER_BATCH]
+        batch = torch.stack([whisper.pad_or_trim(mel[:, s : s + SEGMENT_MEL_FRAMES], SEGMENT_MEL_FRAMES) for s in batch_starts])
+        states = _hidden_states(model, batch)
+        parts.extend(states[i, : kept[first + i]] for i in range(len(batch_starts)))
+    return np.concatenate(parts).astype(np.float32, copy=False)
+
+
+def _hidden_states(model: whisper.Whisper, batch: torch.Tensor) -> np.ndarray:
+    """(B, 1500, 1 + n_blocks, d): the first block's input and every block's output."""
+    captured: list[torch.Tensor] = []
+    blocks = model.encoder.blocks
+    hooks = [blocks[0].register_forward_pre_hook(lambda _m, args: captured.append(args[0]))]
+    hooks += [b.register_forward_hook(lambda _m, _a, out: captured.append(out)) for b in blocks]
+    try:
+        with torch.inference_mode():
+            model.encoder(batch.to(model.device, dtype=next(model.parameters()).dtype))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return torch.stack(captured, dim=2).float().cpu().numpy()
+
+
+_lock = threading.Lock()
+_encoders: dict[tuple[str | None, str], Encoder] = {}
+
+
+def load_encoder(checkpoint: str | os.PathLike | None = None, model_name: str = DEFAULT_MODEL) -> Encoder:
+    """The Whisper model, loaded once per process, found in this order:
+
+    1. ``checkpoint`` or ``$MUSEVIZ_WHISPER_CHECKPOINT``: a file in openai-whisper's format;
+    2. openai-whisper's cache (``~/.cache/whisper``) for ``model_name``;
+    3. a download of ``model_name`` when the network allows (never with ``MUSEVIZ_OFFLINE=1``);
+    4. none: ``Encoder(model=None)`` with a warning, and whisper50 falls back to ``logmel-pool``.
+
+    Raises
+    ------
+    MusevizError
+        When a checkpoint is named but is not a readable Whisper checkpoint.
+    """
+    checkpoint = os.fspath(checkpoint) if checkpoint else os.environ.get(CHECKPOINT_ENV) or None
+    key = (checkpoint, model_name)
+    with _lock:
+        if key not in _encoders:
+            _encoders[key] = _load(checkpoint, model_name)
+        return _encoders[key]
+
+
+def _source(encoder: Encoder) -> str:
+    return SOURCE_ENCODER if encoder.model is not None else SOURCE_FALLBACK
+
+
+def _load(checkpoint: str | None, model_name: str) -> Encoder:
+    if checkpoint:
+        if not os.path.isfile(checkpoint):
+            raise MusevizError(f"Whisper checkpoint {checkpoint} does not exist: give the path of a .pt file in openai-whisper's format")
+        try:
+            return Encoder(whisper.load_model(checkpoint, device="cpu"), os.path.basename(checkpoint))
+        except Exception as exc:
+            raise MusevizError(f"{os.path.basename(checkpoint)} is not a Whisper checkpoint ({type(exc).__name__}): give a .pt file in openai-whisper's format") from None
+    if model_name not in whisper.available_models():
+        raise MusevizError(f"unknown Whisper model {model_name!r}: choose one of {', '.join(whisper.available_models())}")
+    if _in_cache(model_name) or _download_possible(model_name):
+        try:
+            return Encoder(whisper.load_model(model_name, device="cpu"), model_name)
+        except Exception as exc:
+            reason = f"loading it failed ({type(exc).__name__})"
+    else:
+        reason = "it is not in openai-whisper's cache and cannot be downloaded from here"
+    warning = (
+        f"No Whisper weights: {model_name!r} is unavailable because {reason}. whisper50 shows the "
+        f"Whisper log-mel averaged in pairs ({SOURCE_FALLBACK}) on the same 50 Hz grid, not encoder features. "
+        f"Give a checkpoint (--whisper-checkpoint or {CHECKPOINT_ENV}) or run once with network access."
+    )
+    return Encoder(None, None, warning)
+
+
+def _cache_dir() -> str:
+    default = os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(os.getenv("XDG_CACHE_HOME", default), "whisper")
+
+
+def _in_cache(model_name: str) -> bool:
+    url = whisper._MODELS[model_name]
+    return os.path.isfile(os.path.join(_cache_dir(), os.path.basename(url)))
+
+
+def _download_possible(model_name: str) -> bool:
+    """A quick reachability probe, so that an offline machine falls back at once."""
+    if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
+        return False
+    host = urllib.parse.urlparse(whisper._MODELS[model_name]).hostname
+    try:
+        socket.create_connection((host, 443), timeout=DOWNLOAD_PROBE_TIMEOUT_S).close()
+    except OSError:
+        return False
+    return True

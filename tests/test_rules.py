@@ -1,0 +1,135 @@
+"""Each system's rule against the hand-worked cases of ALIGNMENT.md."""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from museviz.rules import RULES, Timeline, schedule_all
+
+NTSC = float(Fraction(30000, 1001))
+
+
+def constant_rate(fps: float, seconds: float, audio_seconds: float | None = None) -> Timeline:
+    n_frames = round(seconds * fps)
+    audio_s = seconds if audio_seconds is None else audio_seconds
+    return Timeline(np.arange(n_frames) / fps, fps, n_frames / fps, round(audio_s * 16000))
+
+
+def test_v1_makes_252_chunks_for_10s_at_25fps_two_more_than_frames():
+    v1 = RULES["musetalk-v1"].schedule(constant_rate(25, 10))
+    assert v1.n_chunks == 252
+    assert v1.n_chunks - 250 == 2
+
+
+def test_v1_frame0_repeats_the_first_token_for_the_four_before_the_audio():
+    v1 = RULES["musetalk-v1"].schedule(constant_rate(25, 10))
+    assert v1.indices[0].tolist() == [0, 0, 0, 0, 0, 1, 2, 3, 4, 5]
+    assert v1.clamped[0] and not v1.zero_padded[0]
+
+
+def test_v1_last_chunks_clamp_to_the_last_token_and_reach_past_the_audio():
+    v1 = RULES["musetalk-v1"].schedule(constant_rate(25, 10))
+    assert v1.indices[-1].tolist() == [498] + [499] * 9
+    assert v1.raw[-1, 0] == 2 * 251 - 4
+    assert v1.past_audio[-1] and v1.clamped[-1]
+    assert v1.source_frame[-2:].tolist() == [-1, -1]
+
+
+def test_v1_chunk_count_is_w_half_plus_two_at_25fps_for_any_length():
+    for seconds in (1, 3.3, 7.72, 31):
+        t = constant_rate(25, seconds)
+        w = t.n_features("whisper50")
+        assert RULES["musetalk-v1"].schedule(t).n_chunks == w // 2 + 2
+
+
+def test_wav2lip_makes_247_chunks_for_10s_at_25fps_with_the_last_pinned():
+    w2l = RULES["wav2lip"].schedule(constant_rate(25, 10))
+    assert w2l.n_chunks == 247
+    assert w2l.indices[-1].tolist() == list(range(801 - 16, 801))
+    assert w2l.pinned.tolist() == [False] * 246 + [True]
+    assert w2l.indices[5].tolist() == list(range(16, 32))
+
+
+def test_wav2lip_inference_reads_one_frame_later_than_training():
+    t = constant_rate(25, 10)
+    infer, train = RULES["wav2lip"].schedule(t), RULES["wav2lip-train"].schedule(t)
+    for k in range(1, 200):
+        assert infer.raw[k - 1, 0] == train.raw[k, 0]
+    assert train.dropped[0]
+
+
+def test_v15_frame0_reads_four_zero_tokens_then_the_first_six():
+    v15 = RULES["musetalk-v1.5"].schedule(constant_rate(25, 10))
+    assert v15.indices[0].tolist() == [-1, -1, -1, -1, 0, 1, 2, 3, 4, 5]
+    assert v15.zero_padded[0] and not v15.clamped[0]
+    assert v15.n_chunks == 250
+
+
+def test_v15_truncates_2997_to_29_and_drifts_194s_after_60s():
+    t = constant_rate(NTSC, 60)
+    v15 = RULES["musetalk-v1.5"].schedule(t)
+    assert v15.fps_used == 29
+    assert v15.n_chunks == 60 * 29
+    last = v15.n_chunks - 1
+    assert last / 29 - v15.picture_times_s[last] == pytest.approx(1.94, abs=0.005)
+    assert v15.drift_s[last] - v15.drift_s[0] == pytest.approx(1.94, abs=0.03)
+
+
+@pytest.mark.parametrize("fps, per_minute_s", [(24000 / 1001, 2.44), (60000 / 1001, 0.94), (24.99, 2.38)])
+def test_v15_truncation_drift_per_minute(fps, per_minute_s):
+    v15 = RULES["musetalk-v1.5"].schedule(constant_rate(fps, 60))
+    last = v15.n_chunks - 1
+    assert last / int(fps) - v15.picture_times_s[last] == pytest.approx(per_minute_s, abs=0.01)
+
+
+def test_v15_exits_at_60fps_instead_of_crashing_museviz():
+    v15 = RULES["musetalk-v1.5"].schedule(constant_rate(60, 10))
+    assert v15.exit_frame == 599
+    assert "exits at frame 599" in v15.error
+    assert v15.n_chunks == 599
+
+
+@pytest.mark.parametrize("fps, offset_tokens", [(15, -4), (20, -2), (24, -2), (25, 0), (30, 0), (49, 0)])
+def test_v15_padding_shifts_windows_against_v1(fps, offset_tokens):
+    t = constant_rate(fps, 10)
+    v15 = RULES["musetalk-v1.5"].schedule(t)
+    step = 50 / int(fps)
+    i = 7
+    assert v15.raw[i, 0] - (int(i * step) - 4) == offset_tokens
+
+
+def test_latentsync_forces_25fps_and_duplicates_or_drops_frames_of_a_2997_clip():
+    t = constant_rate(NTSC, 10)
+    ls = RULES["latentsync"].schedule(t)
+    assert ls.fps_used == 25
+    w = t.n_features("whisper50")
+    assert ls.n_chunks == w // 2 + 2
+    shown = ls.source_frame[ls.source_frame >= 0]
+    assert len(shown) == round(t.video_duration_s * 25)
+    assert np.diff(shown).max() == 2
+
+
+def test_exact_windows_centre_on_each_real_frame_time_even_when_irregular():
+    times = np.cumsum(np.r_[0, np.full(20, 0.04), np.full(20, 0.0667)])
+    t = Timeline(times, 25.0, times[-1] + 0.0667, round((times[-1] + 0.07) * 16000))
+    for name, tolerance in (("exact", 0.010), ("exact-mel80", 0.00625)):
+        s = RULES[name].schedule(t)
+        assert s.n_chunks == len(times)
+        assert np.max(np.abs(s.drift_s)) <= tolerance + 1e-9
+
+
+def test_training_windows_short_when_audio_ends_early():
+    t = constant_rate(25, 10, audio_seconds=9.5)
+    sync = RULES["syncnet-train"].schedule(t)
+    assert sync.dropped.sum() > 0
+    full = RULES["syncnet-train"].schedule(constant_rate(25, 10))
+    assert full.dropped.sum() == 0
+
+
+def test_only_wav2lip_fails_on_audio_shorter_than_its_16_mel_window():
+    schedules = schedule_all(constant_rate(25, 0.2, audio_seconds=0.1))
+    failed = {name for name, s in schedules.items() if s.error}
+    assert failed == {"wav2lip"}
+    assert "fewer than the 16" in schedules["wav2lip"].error
+    assert schedules["musetalk-v1"].indices[0].tolist() == [0, 0, 0, 0, 0, 1, 2, 3, 4, 4]
