@@ -1,0 +1,94 @@
+"""mel80 against a plain librosa implementation; whisper50 against a direct encoder pass."""
+
+import librosa
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+import whisper
+from scipy.signal import lfilter
+
+from museviz.mel80 import mel80, n_mel_frames
+from museviz.whisper50 import SOURCE_ENCODER, SOURCE_FALLBACK, load_encoder, n_tokens, whisper50
+
+
+def speechlike(seconds: float, seed: int = 0) -> np.ndarray:
+    """Noise bursts under a syllable-rate envelope, at 16 kHz."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(round(seconds * 16000)) / 16000
+    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 4 * t)
+    tone = np.sin(2 * np.pi * (180 + 40 * np.sin(2 * np.pi * 0.5 * t)) * t)
+    return (0.3 * envelope * (tone + 0.3 * rng.standard_normal(len(t)))).astype(np.float32)
+
+
+def librosa_wav2lip_mel(wav: np.ndarray) -> np.ndarray:
+    """The recipe of ALIGNMENT.md written with librosa, as Wav2Lip's audio.py does."""
+    emphasised = lfilter([1, -0.97], [1], wav)
+    spec = np.abs(librosa.stft(y=emphasised, n_fft=800, hop_length=200, win_length=800, pad_mode="reflect"))
+    mel = librosa.filters.mel(sr=16000, n_fft=800, n_mels=80, fmin=55, fmax=7600) @ spec
+    level = 20 * np.log10(np.maximum(1e-5, mel)) - 20
+    return np.clip(8 * (level + 100) / 100 - 4, -4, 4)
+
+
+@pytest.mark.parametrize("seconds", [0.5, 3.21])
+def test_mel80_equals_librosa_recipe_within_1e3(seconds):
+    wav = speechlike(seconds)
+    ours, reference = mel80(wav), librosa_wav2lip_mel(wav)
+    assert ours.shape == reference.shape == (80, n_mel_frames(len(wav)))
+    assert ours.shape[1] == 1 + len(wav) // 200
+    assert np.max(np.abs(ours - reference)) < 1e-3
+
+
+def direct_hidden_states(model, mel_segment: torch.Tensor) -> list[torch.Tensor]:
+    """openai-whisper's AudioEncoder.forward written out, keeping every hidden state."""
+    enc = model.encoder
+    x = F.gelu(enc.conv1(mel_segment[None]))
+    x = F.gelu(enc.conv2(x)).permute(0, 2, 1)
+    x = x + enc.positional_embedding
+    states = [x]
+    for block in enc.blocks:
+        x = block(x)
+        states.append(x)
+    return states
+
+
+def test_whisper50_equals_direct_encoder_pass_across_the_30s_boundary(whisper_checkpoint):
+    wav = speechlike(31.3, seed=1)
+    encoder = load_encoder(whisper_checkpoint)
+    ours = whisper50(wav, encoder)
+    assert ours.source == SOURCE_ENCODER
+    assert ours.features.shape == (len(wav) // 320, 5, 384) == (n_tokens(len(wav)), 5, 384)
+
+    mel = whisper.log_mel_spectrogram(torch.from_numpy(wav))
+    assert mel.shape[1] == len(wav) // 160
+    expected = []
+    with torch.inference_mode():
+        for start in (0, 3000):
+            piece = mel[:, start : start + 3000]
+            padded = whisper.pad_or_trim(piece, 3000)
+            states = direct_hidden_states(encoder.model, padded)
+            assert torch.allclose(encoder.model.encoder.ln_post(states[-1]), encoder.model.encoder(padded[None]), atol=1e-5)
+            expected.append(torch.stack(states, dim=2)[0, : piece.shape[1] // 2].numpy())
+    expected = np.concatenate(expected)
+    assert np.max(np.abs(ours.features - expected)) < 1e-4
+
+
+def test_whisper_model_is_loaded_once_per_process(whisper_checkpoint):
+    assert load_encoder(whisper_checkpoint) is load_encoder(whisper_checkpoint)
+
+
+def test_without_weights_whisper50_falls_back_to_pooled_logmel_and_says_so():
+    encoder = load_encoder(None, "tiny")
+    assert encoder.model is None
+    assert "No Whisper weights" in encoder.warning
+    wav = speechlike(2.0)
+    features = whisper50(wav, encoder)
+    assert features.source == SOURCE_FALLBACK
+    assert features.features.shape == (len(wav) // 320, 1, 80)
+    mel = whisper.log_mel_spectrogram(torch.from_numpy(wav)).numpy()
+    assert np.allclose(features.features[7, 0], mel[:, 14:16].mean(axis=1), atol=1e-6)
+
+
+def test_checkpoint_env_var_is_used(whisper_checkpoint, monkeypatch):
+    monkeypatch.setenv("MUSEVIZ_WHISPER_CHECKPOINT", whisper_checkpoint)
+    assert load_encoder(None).model is load_encoder(whisper_checkpoint).model
