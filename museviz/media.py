@@ -8,6 +8,7 @@ this clock is exactly the error they make.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ import numpy as np
 from museviz.errors import MusevizError
 
 SAMPLE_RATE = 16000  # Hz: what Whisper, Wav2Lip and SyncNet all read
+FALLBACK_FPS = Fraction(25)  # for a stream that states no rate and has a single frame
 VFR_MIN_JITTER_S = 0.0005  # frame intervals may wobble this much (or 1.5 ticks) and still count as constant
 
 
@@ -84,20 +86,26 @@ def read_media(path: str | os.PathLike) -> Media:
         When the file is missing, empty, not a media file, or has no video track.
     """
     path = os.fspath(path)
-    container = _open(path)
-    with container:
+    with _open(path) as container:
         if not container.streams.video:
             raise MusevizError(f"{os.path.basename(path)} has no video track: museviz needs a video with pictures")
         vstream = container.streams.video[0]
         astream = container.streams.audio[0] if container.streams.audio else None
         packets, audio_16k, audio_src_samples, audio_start_s = _demux(container, vstream, astream)
+        has_audio = astream is not None
+        # Stream objects must not outlive their container: read what is needed now.
+        time_base = vstream.time_base
+        declared_rate = vstream.average_rate
+        width, height, codec = vstream.codec_context.width, vstream.codec_context.height, vstream.codec_context.name
+        if has_audio:
+            a_ctx = astream.codec_context
+            audio = AudioInfo(present=True, sample_rate=a_ctx.sample_rate or astream.rate, channels=a_ctx.channels, codec=a_ctx.name)
 
-    pts, durations = _video_pts(path, vstream, packets)
-    time_base = vstream.time_base
+    pts, durations = _video_pts(path, time_base, declared_rate, packets)
     frame_start_s = float(pts[0] * time_base)
-    origin_s = audio_start_s if astream is not None and audio_start_s is not None else frame_start_s
+    origin_s = audio_start_s if has_audio and audio_start_s is not None else frame_start_s
     frame_times_s = (pts * float(time_base)) - origin_s
-    fps_fraction = _average_rate(vstream, pts, time_base)
+    fps_fraction = _average_rate(declared_rate, pts, time_base)
     video = VideoInfo(
         fps_fraction=fps_fraction,
         n_frames=len(pts),
@@ -106,23 +114,16 @@ def read_media(path: str | os.PathLike) -> Media:
         time_base=time_base,
         duration_s=_video_duration_s(pts, durations, time_base, fps_fraction),
         vfr=is_variable_rate(frame_times_s, float(time_base)),
-        width=vstream.codec_context.width,
-        height=vstream.codec_context.height,
-        codec=vstream.codec_context.name,
+        width=width,
+        height=height,
+        codec=codec,
         start_offset_s=frame_start_s - origin_s,
     )
-    if astream is None:
+    if not has_audio:
         audio = AudioInfo(present=False)
     else:
-        source_rate = astream.codec_context.sample_rate or astream.rate
-        audio = AudioInfo(
-            present=True,
-            sample_rate=source_rate,
-            channels=astream.codec_context.channels,
-            codec=astream.codec_context.name,
-            duration_s=audio_src_samples / source_rate if source_rate else len(audio_16k) / SAMPLE_RATE,
-            n_samples_16k=len(audio_16k),
-        )
+        source_s = audio_src_samples / audio.sample_rate if audio.sample_rate else len(audio_16k) / SAMPLE_RATE
+        audio = dataclasses.replace(audio, duration_s=source_s, n_samples_16k=len(audio_16k))
     return Media(path=path, video=video, audio=audio, audio_16k=audio_16k)
 
 
@@ -215,7 +216,7 @@ def _demux(container, vstream, astream):
     return packets, audio_16k, src_samples, audio_start_s
 
 
-def _video_pts(path: str, vstream, packets) -> tuple[np.ndarray, np.ndarray]:
+def _video_pts(path: str, time_base: Fraction, declared_rate: Fraction | None, packets) -> tuple[np.ndarray, np.ndarray]:
     """Sorted presentation timestamps (ticks) and matching durations of the video frames."""
     if packets and all(p is not None for p, _ in packets):
         order = sorted(packets, key=lambda pd: pd[0])
@@ -228,21 +229,22 @@ def _video_pts(path: str, vstream, packets) -> tuple[np.ndarray, np.ndarray]:
     if not frames:
         raise MusevizError(f"{os.path.basename(path)} has a video track with no decodable frames: the file may be truncated or damaged")
     if any(p is None for p, _ in frames):
-        ticks_per_frame = round(1 / (vstream.time_base * (vstream.average_rate or Fraction(25))))
+        ticks_per_frame = round(1 / (time_base * (declared_rate or FALLBACK_FPS)))
         pts = np.arange(len(frames), dtype=np.int64) * ticks_per_frame
         return pts, np.full(len(frames), ticks_per_frame, dtype=np.int64)
     pts = np.array(sorted(p for p, _ in frames), dtype=np.int64)
     return pts, np.zeros(len(pts), dtype=np.int64)
 
 
-def _average_rate(vstream, pts: np.ndarray, time_base: Fraction) -> Fraction:
+def _average_rate(declared_rate: Fraction | None, pts: np.ndarray, time_base: Fraction) -> Fraction:
     """The container's average frame rate; from the frame times when it states none."""
-    if vstream.average_rate:
-        return Fraction(vstream.average_rate)
+    if declared_rate:
+        return Fraction(declared_rate)
     if len(pts) > 1:
         span = (int(pts[-1]) - int(pts[0])) * time_base
-        return Fraction(len(pts) - 1) / span if span else Fraction(25)
-    return Fraction(vstream.guessed_rate or 25)
+        if span:
+            return Fraction(len(pts) - 1) / span
+    return FALLBACK_FPS
 
 
 def _video_duration_s(pts: np.ndarray, durations: np.ndarray, time_base: Fraction, fps: Fraction) -> float:

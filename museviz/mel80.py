@@ -46,7 +46,9 @@ def mel80(audio_16k: np.ndarray) -> np.ndarray:
     -------
     np.ndarray, shape (80, 1 + N // 200), float32
     """
-    emphasised = lfilter([1.0, -PREEMPHASIS], [1.0], audio_16k.astype(np.float64))
+    emphasised = audio_16k.astype(np.float64)
+    if len(emphasised):
+        emphasised = lfilter([1.0, -PREEMPHASIS], [1.0], emphasised)
     magnitude = _stft_magnitude(emphasised)
     mel = _mel_basis() @ magnitude
     level_db = 20.0 * np.log10(np.maximum(1e-5, mel)) - REF_LEVEL_DB

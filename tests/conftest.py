@@ -4,6 +4,7 @@ import dataclasses
 import os
 import tempfile
 
+import numpy as np
 import pytest
 import torch
 from whisper.model import ModelDimensions, Whisper
@@ -28,3 +29,29 @@ def whisper_checkpoint(tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("whisper") / "tiny-random.pt"
     torch.save({"dims": dataclasses.asdict(dims), "model_state_dict": Whisper(dims).state_dict()}, path)
     return str(path)
+
+
+@pytest.fixture(scope="session")
+def speech() -> np.ndarray:
+    """About 6 s of real speech (espeak-ng) at 16 kHz."""
+    from museviz.synth import speech_16k
+
+    return speech_16k("The quick brown fox jumps over the lazy dog. Lips move with every sound we make, and the audio must follow.")
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory, speech):
+    """Write a synthetic clip once per session: ``clips(name, **ClipSpec fields) -> path``."""
+    from museviz.synth import ClipSpec, write_clip
+
+    folder = tmp_path_factory.mktemp("clips")
+    made: dict[str, str] = {}
+
+    def make(name: str, **fields) -> str:
+        if name not in made:
+            fields.setdefault("audio", speech)
+            fields.setdefault("size", (160, 120))
+            made[name] = str(write_clip(folder / name, ClipSpec(**fields)))
+        return made[name]
+
+    return make

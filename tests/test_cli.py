@@ -1,0 +1,59 @@
+"""``museviz analyze`` as a user runs it: files written, a summary, one-line errors."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "museviz.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def test_analyze_writes_report_and_features(clips, tmp_path, whisper_checkpoint):
+    out = tmp_path / "out"
+    result = run("analyze", clips("cli25.mp4", duration_s=3.0), "--out", str(out), "--whisper-checkpoint", whisper_checkpoint)
+    assert result.returncode == 0, result.stderr
+    assert "75 frames at 25/1 fps" in result.stdout and "v1-extra-chunks" in result.stdout
+    report = json.loads((out / "report.json").read_text())
+    assert report["schema"] == 1
+    assert report["video"]["fps_fraction"] == "25/1" and report["video"]["n_frames"] == 75
+    v1 = report["schemes"]["musetalk-v1"]
+    assert v1["stream"] == "whisper50" and v1["n_chunks"] == len(v1["indices"]) == 75 + 2
+    assert v1["indices"][0] == [0, 0, 0, 0, 0, 1, 2, 3, 4, 5] and v1["error"] is None
+    assert {c["id"] for c in report["checks"]} >= {"duration-mismatch", "vfr", "no-audio", "fps-not-25", "training-window-short"}
+    with np.load(out / "features.npz") as f:
+        n = report["audio"]["n_samples_16k"]
+        assert f["whisper50"].shape == (n // 320, 5, 384) and f["mel80"].shape == (80, 1 + n // 200)
+        assert f["audio_16k"].shape == (n,) and f["frame_times_s"].dtype == np.float64
+    assert sorted(p.name for p in out.iterdir()) == ["features.npz", "report.json"]
+
+
+def test_fps_override_is_what_the_rules_use(clips, tmp_path):
+    out = tmp_path / "o"
+    result = run("analyze", clips("cli25.mp4", duration_s=3.0), "--out", str(out), "--fps", "29.97")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["video"]["fps_used"] == 29.97 and report["schemes"]["musetalk-v1.5"]["fps_used"] == 29
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["analyze", "missing.mp4", "--out", "o"], "missing.mp4: no such file"),
+        (["analyze", "notes.mp4", "--out", "o"], "is not a video museviz can read"),
+        (["analyze", "notes.mp4"], "required: --out"),
+        (["analyze", "notes.mp4", "--out", "o", "--fps", "fast"], "invalid float value"),
+        (["analyze", "notes.mp4", "--out", "o", "--whisper-checkpoint", "nope.pt"], "nope.pt does not exist"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_leaves_nothing(tmp_path, args, says):
+    (tmp_path / "notes.mp4").write_text("not a video\n")
+    result = run(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("museviz: error: ") and says in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.mp4"]
