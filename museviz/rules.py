@@ -142,19 +142,101 @@ class Rule:
     kind: str  # "inference", "training" or "reference"
     formula: str
     schedule: Callable[[Timeline], Schedule] = field(repr=False)
+    explain: Callable[[Timeline, Schedule, int], list[str]] = field(repr=False)
 
 
 RULES: dict[str, Rule] = {}
+Explain = Callable[[Timeline, Schedule, int], list[str]]
 
 
-def rule(name: str, stream: str, kind: str, formula: str):
-    """Register ``fn`` as the schedule of a rule."""
+def rule(name: str, stream: str, kind: str, formula: str, explain: Explain):
+    """Register ``fn`` as the schedule of a rule; ``explain(t, s, k)`` writes the formula
+    out with chunk ``k``'s numbers, one line per step."""
 
     def register(fn: Callable[[Timeline], Schedule]) -> Callable[[Timeline], Schedule]:
-        RULES[name] = Rule(name, stream, kind, formula, fn)
+        RULES[name] = Rule(name, stream, kind, formula, fn, explain)
         return fn
 
     return register
+
+
+def chunk_for_frame(s: Schedule, frame_idx: int) -> int | None:
+    """The first chunk shown with decoded frame ``frame_idx``, or None (no chunk shows it)."""
+    hits = np.flatnonzero(s.source_frame == frame_idx)
+    return int(hits[0]) if len(hits) else None
+
+
+def _reads(s: Schedule, k: int) -> str:
+    """How chunk ``k``'s window ends up: what it reads and what happens at the edges."""
+    idx = s.indices[k].tolist()
+    shown = f"[{idx[0]} .. {idx[-1]}]" if idx == list(range(idx[0], idx[0] + len(idx))) else str(idx)
+    notes = [
+        note
+        for flag, note in (
+            (s.clamped[k], f"clamped to [0, {s.n_valid - 1}]: edge features repeated"),
+            (s.zero_padded[k], "-1 = zero token padded in"),
+            (s.pinned[k], f"pinned to end at the last mel frame, {s.n_valid - 1}"),
+            (s.past_audio[k], "reaches past the end of the audio"),
+            (s.dropped[k], "window is short: this training sample is skipped"),
+        )
+        if flag
+    ]
+    return f"reads {shown}" + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def _explain_v1(t: Timeline, s: Schedule, k: int) -> list[str]:
+    c = int(k * TOKENS_PER_SECOND / s.fps_used)
+    lines = [f"center_idx = int({k} * 50 / {s.fps_used:g}) = {c}", f"tokens [{c} - 4, {c} + 6) = [{c - 4}, {c + 6})", _reads(s, k)]
+    if s.rule == "latentsync" and s.source_frame[k] >= 0:
+        lines.insert(0, f"25 fps re-encode: frame {k} shows source frame {s.source_frame[k]} (t = {s.picture_times_s[k]:.3f} s)")
+    return lines
+
+
+def _explain_v15(t: Timeline, s: Schedule, k: int) -> list[str]:
+    fps_int = int(s.fps_used)
+    step = TOKENS_PER_SECOND / fps_int
+    pad = math.ceil(step)
+    start = math.floor(k * step)
+    return [
+        f"F = int({t.fps:g}) = {fps_int};  m = 50 / {fps_int} = {step:.4f};  P = ceil(m) = {pad}",
+        f"padded window [floor({k} * {step:.4f}), +10) = [{start}, {start + TOKEN_WINDOW})",
+        f"= tokens [{start} - 2P, +10) = [{start - 2 * pad}, {start - 2 * pad + TOKEN_WINDOW})",
+        _reads(s, k),
+    ]
+
+
+def _explain_wav2lip(t: Timeline, s: Schedule, k: int) -> list[str]:
+    if s.pinned[k]:
+        m = s.n_valid
+        return [f"int({k} * 80 / {s.fps_used:g}) + 16 > M = {m}: last chunk pinned", f"mel [M - 16, M) = [{m - MEL_WINDOW}, {m})", _reads(s, k)]
+    start = int(k * (MEL_PER_SECOND / s.fps_used))
+    return [f"mel_idx = int({k} * 80 / {s.fps_used:g}) = {start}", f"mel [{start}, {start} + 16) = [{start}, {start + MEL_WINDOW})", _reads(s, k)]
+
+
+def _explain_exact(t: Timeline, s: Schedule, k: int) -> list[str]:
+    rate = int(STREAM_RATES[s.stream])
+    width = s.raw.shape[1]
+    back = (width - 2) // 2
+    t_s = t.frame_times_s[k]
+    start = int(s.raw[k, 0])
+    unit = "tokens" if s.stream == WHISPER50 else "mel"
+    return [
+        f"t_{k} = {t_s:.4f} s (the frame's real presentation time)",
+        f"start = floor({rate} * {t_s:.4f} - {back}) = {start}",
+        f"{unit} [{start}, {start + width}): centre {(start + (width - 1) / 2) / rate:.4f} s",
+        _reads(s, k),
+    ]
+
+
+def _explain_training(t: Timeline, s: Schedule, k: int) -> list[str]:
+    start = int(s.raw[k, 0])
+    width = s.raw.shape[1]
+    formula = {
+        "musetalk-v1.5-train": f"tokens [2 * {k} - 4, +10) = [{start}, {start + width})",
+        "wav2lip-train": f"mel [int(80 * ({k} - 1) / 25), +16) = [{start}, {start + width})",
+        "syncnet-train": f"frames {k}..{k + SYNCNET_VIDEO_FRAMES - 1}: mel [int(80 * {k} / 25), +52) = [{start}, {start + width})",
+    }[s.rule]
+    return [formula, _reads(s, k)]
 
 
 def schedule_all(timeline: Timeline, names: list[str] | None = None) -> dict[str, Schedule]:
@@ -162,7 +244,7 @@ def schedule_all(timeline: Timeline, names: list[str] | None = None) -> dict[str
     return {name: RULES[name].schedule(timeline) for name in (names or RULES)}
 
 
-@rule("musetalk-v1", WHISPER50, "inference", "c = int(i * 50 / fps); tokens [c - 4, c + 6), clamped to [0, W - 1]")
+@rule("musetalk-v1", WHISPER50, "inference", "c = int(i * 50 / fps); tokens [c - 4, c + 6), clamped to [0, W - 1]", _explain_v1)
 def musetalk_v1(t: Timeline) -> Schedule:
     """MuseTalk v1 inference: ``c = int(i * 50 / fps)``; tokens ``[c - 4, c + 6)``.
 
@@ -172,7 +254,7 @@ def musetalk_v1(t: Timeline) -> Schedule:
     return _musetalk_v1_loop("musetalk-v1", t, t.fps, _own_frames(t))
 
 
-@rule("latentsync", WHISPER50, "inference", "video forced to 25 fps; then c = int(i * 50 / 25); tokens [c - 4, c + 6), clamped")
+@rule("latentsync", WHISPER50, "inference", "video forced to 25 fps; then c = int(i * 50 / 25); tokens [c - 4, c + 6), clamped", _explain_v1)
 def latentsync(t: Timeline) -> Schedule:
     """LatentSync: MuseTalk v1's rule after re-encoding the video at 25 fps.
 
@@ -191,6 +273,7 @@ def latentsync(t: Timeline) -> Schedule:
     WHISPER50,
     "inference",
     "F = int(fps); m = 50 / F; P = ceil(m); pad 2P zeros left, 6P right; tokens [floor(i m) - 2P, + 10)",
+    _explain_v15,
 )
 def musetalk_v15(t: Timeline) -> Schedule:
     """MuseTalk v1.5 inference: ``F = int(fps)``; ``m = 50 / F``; ``P = ceil(m)``.
@@ -223,7 +306,7 @@ def musetalk_v15(t: Timeline) -> Schedule:
     return _schedule("musetalk-v1.5", WHISPER50, float(fps_int), n_valid, raw, ZERO, _own_frames(t, len(raw)), t, error, exit_frame)
 
 
-@rule("wav2lip", MEL80, "inference", "s = int(i * 80 / fps); mel [s, s + 16); last chunk pinned to [M - 16, M)")
+@rule("wav2lip", MEL80, "inference", "s = int(i * 80 / fps); mel [s, s + 16); last chunk pinned to [M - 16, M)", _explain_wav2lip)
 def wav2lip(t: Timeline) -> Schedule:
     """Wav2Lip inference: ``s = int(i * (80. / fps))``; mel frames ``[s, s + 16)``.
 
@@ -241,7 +324,7 @@ def wav2lip(t: Timeline) -> Schedule:
     return _schedule("wav2lip", MEL80, t.fps, n_mel, _windows(starts, MEL_WINDOW), PIN, _own_frames(t, n_full + 1), t, pinned=pinned)
 
 
-@rule("exact", WHISPER50, "reference", "tokens [s, s + 10) with s = floor(50 t_i - 4): centred on the frame's real time t_i; zeros outside")
+@rule("exact", WHISPER50, "reference", "tokens [s, s + 10) with s = floor(50 t_i - 4): centred on the frame's real time t_i; zeros outside", _explain_exact)
 def exact(t: Timeline) -> Schedule:
     """museviz's reference on whisper50: 10 tokens centred on the frame's real time.
 
@@ -252,7 +335,7 @@ def exact(t: Timeline) -> Schedule:
     return _centred("exact", WHISPER50, TOKEN_WINDOW, t)
 
 
-@rule("exact-mel80", MEL80, "reference", "mel [s, s + 16) with s = floor(80 t_i - 7): centred on the frame's real time t_i; zeros outside")
+@rule("exact-mel80", MEL80, "reference", "mel [s, s + 16) with s = floor(80 t_i - 7): centred on the frame's real time t_i; zeros outside", _explain_exact)
 def exact_mel80(t: Timeline) -> Schedule:
     """museviz's reference on mel80: 16 mel frames centred on the frame's real time.
 
@@ -262,7 +345,7 @@ def exact_mel80(t: Timeline) -> Schedule:
     return _centred("exact-mel80", MEL80, MEL_WINDOW, t)
 
 
-@rule("musetalk-v1.5-train", WHISPER50, "training", "25 fps assumed; 4 zero tokens each side; frame k reads tokens [2k - 4, 2k + 6)")
+@rule("musetalk-v1.5-train", WHISPER50, "training", "25 fps assumed; 4 zero tokens each side; frame k reads tokens [2k - 4, 2k + 6)", _explain_training)
 def musetalk_v15_train(t: Timeline) -> Schedule:
     """MuseTalk v1.5 training: 25 fps hard-coded, 4 zero tokens padded on each side.
 
@@ -278,7 +361,7 @@ def musetalk_v15_train(t: Timeline) -> Schedule:
     )
 
 
-@rule("wav2lip-train", MEL80, "training", "25 fps assumed; frame k reads mel [int(80 (k - 1) / 25), + 16); skipped if short")
+@rule("wav2lip-train", MEL80, "training", "25 fps assumed; frame k reads mel [int(80 (k - 1) / 25), + 16); skipped if short", _explain_training)
 def wav2lip_train(t: Timeline) -> Schedule:
     """Wav2Lip generator training: frame ``k`` reads ``[int(80 (k - 1) / fps), + 16)``.
 
@@ -291,7 +374,7 @@ def wav2lip_train(t: Timeline) -> Schedule:
     return _schedule("wav2lip-train", MEL80, float(TRAINING_FPS), n_mel, _windows(starts, MEL_WINDOW), SKIP, _own_frames(t), t, dropped=dropped)
 
 
-@rule("syncnet-train", MEL80, "training", "25 fps assumed; sample of frames f..f+15 reads mel [int(80 f / 25), + 52); skipped if short")
+@rule("syncnet-train", MEL80, "training", "25 fps assumed; sample of frames f..f+15 reads mel [int(80 f / 25), + 52); skipped if short", _explain_training)
 def syncnet_train(t: Timeline) -> Schedule:
     """MuseTalk's SyncNet training: frames ``f..f+15`` read mel ``[int(80 f / fps), + 52)``.
 
