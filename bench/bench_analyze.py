@@ -1,0 +1,68 @@
+"""How long ``analyze`` takes on a 60 s 25 fps clip, against the Whisper encoder passes alone.
+
+    python bench/bench_analyze.py [--runs 5] [--seconds 60]
+
+The encoder is the part that cannot get faster without changing the features, so the
+target is analyze / encoder <= 2.0. Both are measured in the same process, interleaved,
+with the model already loaded (the app and the audit load it once); medians of ``--runs``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+import whisper
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import median, talking_clip, timed, whisper_checkpoint  # noqa: E402
+from museviz.analysis import Options, analyze  # noqa: E402
+from museviz.media import read_media  # noqa: E402
+from museviz.report import write_report  # noqa: E402
+from museviz.whisper50 import SEGMENT_MEL_FRAMES, load_encoder, log_mel  # noqa: E402
+
+TARGET_RATIO = 2.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="museviz-bench-") as tmp:
+        work = Path(tmp)
+        clip = talking_clip(work / "clip.mp4", args.seconds)
+        options = Options(whisper_checkpoint=whisper_checkpoint(work))
+        model = load_encoder(options.whisper_checkpoint).model
+        mel = log_mel(read_media(clip).audio_16k)
+        segments = [mel[:, s : s + SEGMENT_MEL_FRAMES] for s in range(0, mel.shape[1], SEGMENT_MEL_FRAMES)]
+        batch = torch.stack([whisper.pad_or_trim(s, SEGMENT_MEL_FRAMES) for s in segments])
+
+        def encoder_passes():
+            with torch.inference_mode():
+                model.encoder(batch)
+
+        def whole_analyze():
+            write_report(analyze(clip, options), work / "out")
+
+        whole_analyze()
+        encoder_passes()
+        analyze_s, encoder_s = [], []
+        for _ in range(args.runs):
+            analyze_s.append(timed(whole_analyze))
+            encoder_s.append(timed(encoder_passes))
+
+    ratio = median(analyze_s) / median(encoder_s)
+    print(f"clip: {args.seconds:.0f} s, 25 fps, 640x360, {len(segments)} encoder segment(s) in one batch; {args.runs} runs, medians")
+    print(f"analyze (probe, mel80, whisper50, rules, checks, report.json + features.npz): {median(analyze_s):.3f} s  (runs: {', '.join(f'{t:.2f}' for t in analyze_s)})")
+    print(f"encoder passes alone:                                                       {median(encoder_s):.3f} s  (runs: {', '.join(f'{t:.2f}' for t in encoder_s)})")
+    print(f"ratio analyze / encoder: {ratio:.2f}  (target <= {TARGET_RATIO}: {'met' if ratio <= TARGET_RATIO else 'NOT met'})")
+
+
+if __name__ == "__main__":
+    main()
