@@ -43,19 +43,30 @@ def run_checks(media: Media, timeline: Timeline, schedules: dict[str, Schedule],
     name = shlex.quote(_basename(media.path))
     checks = [_no_audio(media, name), _audio_format(media), _vfr(media, timeline, name), _fps_not_25(timeline, name)]
     if not media.audio.present or media.audio.n_samples_16k == 0:
-        ids = ("duration-mismatch", "stream-start-offset", "v15-fps-truncation", "v15-padding-offset", "v15-window-overflow",
-               "v1-extra-chunks", "wav2lip-tail", "wav2lip-train-shift", "training-window-short")
+        ids = ("duration-mismatch", "stream-start-offset", *RULE_CHECK_IDS, "training-window-short")
         return checks + [Check(i, INFO, "not checked: the clip has no audio") for i in ids]
-    return checks + [
+    return [
+        *checks,
         _duration_mismatch(media, name, duration_tolerance_s),
         _start_offset(media, name),
+        *rule_checks(timeline, schedules, name),
+        _training_short(media, timeline, schedules, name),
+    ]
+
+
+RULE_CHECK_IDS = ("v15-fps-truncation", "v15-padding-offset", "v15-window-overflow", "v1-extra-chunks", "wav2lip-tail", "wav2lip-train-shift")
+
+
+def rule_checks(timeline: Timeline, schedules: dict[str, Schedule], name: str = "clip.mp4") -> list[Check]:
+    """The checks that need only the timing (``RULE_CHECK_IDS``): the pitfalls of the rules
+    themselves, which the Learn tab also shows for a frame rate and duration alone."""
+    return [
         _v15_truncation(timeline, schedules["musetalk-v1.5"], name),
         _v15_padding(timeline, name),
         _v15_overflow(timeline, schedules["musetalk-v1.5"], name),
         _v1_extra(timeline, schedules["musetalk-v1"]),
         _wav2lip_tail(timeline, schedules["wav2lip"]),
         _wav2lip_train_shift(timeline),
-        _training_short(media, timeline, schedules, name),
     ]
 
 

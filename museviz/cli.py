@@ -15,7 +15,7 @@ from museviz.analysis import Analysis, Options, analyze
 from museviz.checks import DEFAULT_DURATION_TOLERANCE_S
 from museviz.errors import MusevizError
 from museviz.report import write_report
-from museviz.whisper50 import DEFAULT_MODEL
+from museviz.whisper50 import CHECKPOINT_ENV, DEFAULT_MODEL
 
 EXIT_BAD_INPUT = 2
 LEVEL_TAGS = {"ok": "  ok ", "info": " info", "warn": " WARN", "error": "ERROR"}
@@ -34,7 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     a = commands.add_parser("analyze", help="analyse one video: report.json, features.npz")
     a.add_argument("video", help="the video file (mp4, mov, webm, mkv, avi)")
     a.add_argument("--out", required=True, metavar="DIR", help="folder for the results (created if missing)")
-    a.add_argument("--whisper-checkpoint", metavar="PATH", help="a Whisper checkpoint in openai-whisper's format")
+    a.add_argument(
+        "--whisper-checkpoint", metavar="PATH", default=os.environ.get(CHECKPOINT_ENV) or None,
+        help=f"a Whisper checkpoint in openai-whisper's format (default: ${CHECKPOINT_ENV})",
+    )
     a.add_argument("--whisper-model", default=DEFAULT_MODEL, metavar="NAME", help=f"openai-whisper model name (default {DEFAULT_MODEL})")
     a.add_argument("--fps", type=float, help="the frame rate pipelines believe (default: the container's average rate)")
     a.add_argument(

@@ -148,7 +148,8 @@ _encoders: dict[tuple[str | None, str], Encoder] = {}
 def load_encoder(checkpoint: str | os.PathLike | None = None, model_name: str = DEFAULT_MODEL) -> Encoder:
     """The Whisper model, loaded once per process, found in this order:
 
-    1. ``checkpoint`` or ``$MUSEVIZ_WHISPER_CHECKPOINT``: a file in openai-whisper's format;
+    1. ``checkpoint``: a file in openai-whisper's format (the interfaces fill it from
+       ``--whisper-checkpoint`` or ``$MUSEVIZ_WHISPER_CHECKPOINT``);
     2. openai-whisper's cache (``~/.cache/whisper``) for ``model_name``;
     3. a download of ``model_name`` when the network allows (never with ``MUSEVIZ_OFFLINE=1``);
     4. none: ``Encoder(model=None)`` with a warning, and whisper50 falls back to ``logmel-pool``.
@@ -158,7 +159,7 @@ def load_encoder(checkpoint: str | os.PathLike | None = None, model_name: str = 
     MusevizError
         When a checkpoint is named but is not a readable Whisper checkpoint.
     """
-    checkpoint = os.fspath(checkpoint) if checkpoint else os.environ.get(CHECKPOINT_ENV) or None
+    checkpoint = os.fspath(checkpoint) if checkpoint else None
     key = (checkpoint, model_name)
     with _lock:
         if key not in _encoders:

@@ -1,6 +1,7 @@
 """``museviz analyze`` as a user runs it: files written, a summary, one-line errors."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -8,8 +9,8 @@ import numpy as np
 import pytest
 
 
-def run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "museviz.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+def run(*args, cwd=None, env=None):
+    return subprocess.run([sys.executable, "-m", "museviz.cli", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
 
 
 def test_analyze_writes_report_and_features(clips, tmp_path, whisper_checkpoint):
@@ -29,6 +30,13 @@ def test_analyze_writes_report_and_features(clips, tmp_path, whisper_checkpoint)
         assert f["whisper50"].shape == (n // 320, 5, 384) and f["mel80"].shape == (80, 1 + n // 200)
         assert f["audio_16k"].shape == (n,) and f["frame_times_s"].dtype == np.float64
     assert sorted(p.name for p in out.iterdir()) == ["features.npz", "report.json"]
+
+
+def test_checkpoint_from_the_environment_is_used(clips, tmp_path, whisper_checkpoint):
+    env = {**os.environ, "MUSEVIZ_WHISPER_CHECKPOINT": whisper_checkpoint}
+    result = run("analyze", clips("cli25.mp4", duration_s=3.0), "--out", str(tmp_path / "o"), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "whisper-encoder, tiny-random.pt" in result.stdout
 
 
 def test_fps_override_is_what_the_rules_use(clips, tmp_path):

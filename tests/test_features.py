@@ -87,8 +87,3 @@ def test_without_weights_whisper50_falls_back_to_pooled_logmel_and_says_so():
     assert features.features.shape == (len(wav) // 320, 1, 80)
     mel = whisper.log_mel_spectrogram(torch.from_numpy(wav)).numpy()
     assert np.allclose(features.features[7, 0], mel[:, 14:16].mean(axis=1), atol=1e-6)
-
-
-def test_checkpoint_env_var_is_used(whisper_checkpoint, monkeypatch):
-    monkeypatch.setenv("MUSEVIZ_WHISPER_CHECKPOINT", whisper_checkpoint)
-    assert load_encoder(None).model is load_encoder(whisper_checkpoint).model

@@ -1,0 +1,115 @@
+"""museviz in the browser: upload a video, see how each lip-sync system maps its frames onto
+the audio features, inspect one frame, or learn the rules with no upload.
+
+    python app.py            # GRADIO_SERVER_NAME / GRADIO_SERVER_PORT choose where it listens
+
+Limits (environment): MUSEVIZ_MAX_UPLOAD_MB (default 200), MUSEVIZ_CONCURRENCY (analyses at
+once, default 2), MUSEVIZ_QUEUE_SIZE (default 64), MUSEVIZ_WHISPER_CHECKPOINT (a checkpoint the
+server offers besides the openai-whisper names).
+"""
+
+import os
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_TEMP_DIR", os.path.join(tempfile.gettempdir(), "museviz-gradio"))
+
+import gradio as gr  # noqa: E402  (GRADIO_TEMP_DIR must be set before gradio is imported)
+
+from museviz import webapp  # noqa: E402
+from museviz.plots import DEFAULT_PLOT_RULES  # noqa: E402
+from museviz.rules import RULES  # noqa: E402
+
+ASSETS = Path(__file__).parent / "assets"
+EXAMPLES = [
+    ("sync_25fps.mp4", "In sync, 25 fps"),
+    ("sync_29.97fps.mp4", "In sync, 29.97 fps"),
+    ("audio_late_120ms.mp4", "Audio 120 ms late"),
+    ("audio_short.mp4", "Audio shorter than video"),
+    ("vfr.mp4", "Variable frame rate"),
+]
+MAX_UPLOAD_MB = int(os.environ.get("MUSEVIZ_MAX_UPLOAD_MB", "200"))
+CONCURRENCY = int(os.environ.get("MUSEVIZ_CONCURRENCY", "2"))
+QUEUE_SIZE = int(os.environ.get("MUSEVIZ_QUEUE_SIZE", "64"))
+CACHE_CLEANUP = (3600, 3600)  # every hour, delete uploads and results older than an hour
+CSS = (Path(__file__).parent / "museviz" / "webapp.css").read_text()
+
+with gr.Blocks(title="museviz", delete_cache=CACHE_CLEANUP) as demo:
+    gr.Markdown(
+        "# museviz\nHow MuseTalk, Wav2Lip and LatentSync pair each video frame with a window of audio features "
+        "(Whisper tokens at 50 Hz, mel frames at 80 Hz), what goes wrong at the edges and with frame rates, "
+        "and whether the lips move with the sound."
+    )
+    analysis_id = gr.State()
+
+    with gr.Tab("Analyze"):
+        with gr.Row():
+            with gr.Column(scale=2, min_width=300):
+                video = gr.Video(label="Video (mp4, mov, webm, mkv, avi)", sources=["upload"], elem_id="video_in")
+                gr.Examples(
+                    [[str(ASSETS / name)] for name, _ in EXAMPLES], inputs=[video],
+                    example_labels=[label for _, label in EXAMPLES], label="Examples", cache_examples=False,
+                )
+                with gr.Accordion("Settings", open=False):
+                    rules = gr.CheckboxGroup(list(RULES), value=list(DEFAULT_PLOT_RULES), label="Rules to show")
+                    whisper = gr.Dropdown(webapp.checkpoint_choices(), value=webapp.checkpoint_choices()[0], label="Whisper model")
+                    fps = gr.Number(None, label="Frame rate pipelines believe (empty: the container's average rate)", minimum=0)
+                    tolerance = gr.Number(0.1, label="Audio/video duration tolerance (s)", minimum=0)
+                    with_overlay = gr.Checkbox(True, label="Render the overlay video")
+                    shift = gr.Slider(-500, 500, 0, step=10, label="Overlay audio shift (ms; positive delays the audio)")
+                run = gr.Button("Analyze", variant="primary", elem_id="run")
+            with gr.Column(scale=3):
+                banner = gr.Markdown(elem_id="banner")
+                summary = gr.HTML(elem_id="summary")
+                checks = gr.HTML(elem_id="checks")
+        with gr.Row():
+            overlay = gr.Video(label="Overlay: the frame with both feature streams and each rule's window", elem_id="overlay", interactive=False)
+            downloads = gr.File(label="Downloads", file_count="multiple", elem_id="downloads", interactive=False)
+        gr.Markdown("### Plots", elem_id="plots_heading")
+        mapping = gr.Image(show_label=False, elem_id="plot_mapping", type="filepath", interactive=False)
+        drift = gr.Image(show_label=False, elem_id="plot_drift", type="filepath", interactive=False)
+        edges = gr.Image(show_label=False, elem_id="plot_edges", type="filepath", interactive=False)
+        features = gr.Image(show_label=False, elem_id="plot_features", type="filepath", interactive=False)
+        frame_plot = gr.Image(show_label=False, elem_id="plot_frame", type="filepath", interactive=False)
+        with gr.Accordion("report.json", open=False):
+            report = gr.JSON(elem_id="report")
+
+    with gr.Tab("Inspect"):
+        gr.Markdown("Move the slider (or type a time) to see any frame of the analysed clip and the window each rule gives it.")
+        with gr.Row():
+            frame_idx = gr.Slider(0, 1, 0, step=1, label="Frame", elem_id="frame_slider")
+            frame_time = gr.Number(0, label="Time (s)", elem_id="frame_time")
+        with gr.Row():
+            frame_image = gr.Image(label="Decoded frame", elem_id="frame_image", interactive=False, scale=1)
+            frame_windows = gr.Image(show_label=False, elem_id="frame_windows", interactive=False, scale=3)
+
+    with gr.Tab("Learn"):
+        gr.Markdown(webapp.LEARN_TEXT)
+        with gr.Row():
+            learn_fps = gr.Dropdown(list(webapp.LEARN_FPS_CHOICES), value="29.97", allow_custom_value=True, label="Frame rate (15 to 60)")
+            learn_duration = gr.Slider(1, 300, 60, step=1, label="Duration (s)")
+            learn_rules = gr.CheckboxGroup(list(RULES), value=list(DEFAULT_PLOT_RULES), label="Rules")
+        learn_pitfalls = gr.HTML(elem_id="learn_pitfalls")
+        learn_timeline = gr.Image(show_label=False, elem_id="learn_timeline", interactive=False)
+        learn_drift = gr.Image(show_label=False, elem_id="learn_drift", interactive=False)
+        learn_mapping = gr.Image(show_label=False, elem_id="learn_mapping", interactive=False)
+
+    run.click(
+        webapp.run_analysis,
+        [video, rules, whisper, fps, tolerance, with_overlay, shift],
+        [banner, summary, checks, mapping, drift, edges, features, frame_plot, overlay, downloads, report, analysis_id, frame_idx],
+        api_name="analyze", concurrency_limit=CONCURRENCY,
+    )
+    frame_idx.change(webapp.inspect_frame, [analysis_id, frame_idx, rules], [frame_image, frame_windows, frame_time],
+                     api_name="inspect", trigger_mode="always_last")
+    frame_time.submit(webapp.frame_at_time, [analysis_id, frame_time], [frame_idx], api_name="frame_at_time")
+    gr.on(
+        [demo.load, learn_fps.change, learn_duration.release, learn_rules.change],
+        webapp.learn, [learn_fps, learn_duration, learn_rules], [learn_timeline, learn_drift, learn_mapping, learn_pitfalls],
+        api_name="learn", trigger_mode="always_last",
+    )
+
+if __name__ == "__main__":
+    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE).launch(
+        max_file_size=f"{MAX_UPLOAD_MB}mb", css=CSS, allowed_paths=[str(ASSETS)],
+    )

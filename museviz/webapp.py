@@ -1,0 +1,285 @@
+"""What the Gradio page does, kept out of ``app.py`` so that it reads like the page.
+
+Each public function here is one callback. Analyses are kept in a small in-process cache,
+keyed by an id the page holds in a ``gr.State``, so that the Inspect tab only draws the
+frame it is asked for. Per-request files live in a folder of their own, outside Gradio's
+upload folder, and are removed once Gradio has copied the results out.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import shutil
+import tempfile
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from museviz.analysis import Analysis, Options, analyze
+from museviz.checks import Check, rule_checks
+from museviz.errors import MusevizError
+from museviz.frames import FrameStore
+from museviz.media import SAMPLE_RATE
+from museviz.overlay import DEFAULT_OVERLAY_RULES, render_overlay
+from museviz.palette import LEVEL_COLORS, rule_color
+from museviz.plots import (
+    DEFAULT_PLOT_RULES,
+    drift_figure,
+    frame_figure,
+    mapping_figure,
+    save_plots,
+    timeline_figure,
+)
+from museviz.report import report_dict, write_report
+from museviz.rules import RULES, Timeline, schedule_all
+from museviz.whisper50 import CHECKPOINT_ENV, DEFAULT_MODEL
+
+CACHE_SIZE = int(os.environ.get("MUSEVIZ_CACHE_SIZE", "4"))  # analyses kept for the Inspect tab
+WORK_ROOT = Path(tempfile.gettempdir()) / "museviz-work"
+WHISPER_CHOICES = ("tiny", "base", "small")  # sizes a shared CPU server can hold at once
+LEARN_FPS_CHOICES = ("15", "23.976", "24", "25", "29.97", "30", "48", "50", "59.94", "60")
+NTSC_RATES = {"23.976": 24000 / 1001, "29.97": 30000 / 1001, "59.94": 60000 / 1001}
+LEARN_FRAMES_SHOWN = 12
+PLOT_NAMES = ("mapping", "drift", "edges", "features", "frame")
+
+LEARN_TEXT = """
+A talking-head system turns the audio into **feature frames** and gives every **video frame** a
+window of them. Pick a frame rate and watch what each rule does; the numbers below update live.
+
+- **whisper50** (MuseTalk, LatentSync): Whisper's encoder makes one token per 20 ms, 50 per
+  second; token *k* is centred at *k*/50 s. **MuseTalk v1** gives frame *i* the 10 tokens
+  `[c - 4, c + 6)` around `c = int(i * 50 / fps)`, repeating the first or last token where the
+  window runs off the audio, and its loop makes more chunks than frames (2 more at 25 fps).
+  **LatentSync** does the same after re-encoding the video at 25 fps, which duplicates or drops
+  frames of other rates.
+- **MuseTalk v1.5** truncates the rate, `F = int(fps)`: at 29.97 fps frame *i* reads the audio at
+  *i*/29 s but is shown at *i*/29.97 s, so the audio runs ahead by 1.94 s a minute. It pads
+  `2P` zero tokens on the left (`P = ceil(50 / F)`), which shifts windows by 40 ms for rates
+  below 25, and from 50 fps up its 6P tokens of right padding run out and it exits.
+- **mel80** (Wav2Lip): an 80 Hz mel spectrogram; frame *i* reads the 16 mel frames (200 ms)
+  starting at `int(i * 80 / fps)`, so the window is centred about two frames after the picture.
+  When the window runs past the end the last chunk is pinned to the end and the loop stops,
+  about three frames short. In training it reads one frame earlier than at inference.
+- **exact** is museviz's reference: the window centred on each frame's real presentation time.
+"""
+
+
+@dataclass
+class _Session:
+    analysis: Analysis
+    frames: FrameStore | None = None
+
+
+_cache: OrderedDict[str, _Session] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _remember(session: _Session) -> str:
+    key = uuid.uuid4().hex
+    with _cache_lock:
+        _cache[key] = session
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return key
+
+
+def _recall(key: str | None) -> _Session:
+    with _cache_lock:
+        session = _cache.get(key or "")
+        if session is not None:
+            _cache.move_to_end(key)
+    if session is None:
+        raise gr.Error("Analyse a clip on the Analyze tab first (or again: this server keeps only the last few analyses).")
+    return session
+
+
+def checkpoint_choices() -> list[str]:
+    """The Whisper models offered: openai-whisper names, and the server's own checkpoint if set."""
+    own = os.environ.get(CHECKPOINT_ENV)
+    return ([own] if own else []) + list(WHISPER_CHOICES)
+
+
+def run_analysis(video, rules, whisper, fps, tolerance_s, with_overlay, shift_ms, progress=gr.Progress()) -> Iterator[tuple]:
+    """The Analyze button. Yields, in order: banner, summary, checks, the five plots,
+    overlay video, downloads, report, analysis id, Inspect slider.
+
+    The summary and checks come first, then the plots, then the overlay; the last yield
+    repeats every output so that an API client's ``predict`` gets them all.
+    """
+    if not video:
+        raise gr.Error("Upload a video or pick one of the examples first.")
+    options = _options(whisper, fps, tolerance_s)
+    work = Path(tempfile.mkdtemp(prefix="req-", dir=_work_root()))
+    try:
+        analysis = analyze(video, options, progress=lambda f, d: progress(0.3 * f, desc=d))
+        rules = [r for r in (rules or DEFAULT_PLOT_RULES) if r in RULES]
+        session = _Session(analysis)
+        key = _remember(session)
+        report = report_dict(analysis)
+        out = [
+            banner_markdown(analysis), summary_html(analysis), checks_html(analysis.checks),
+            *[None] * len(PLOT_NAMES), None, None, report, key,
+            gr.update(maximum=max(analysis.media.video.n_frames - 1, 0), value=analysis.media.video.n_frames // 2),
+        ]
+        yield tuple(out)
+
+        progress(0.35, desc="Drawing the plots")
+        plots = save_plots(analysis, work)
+        out[3 : 3 + len(PLOT_NAMES)] = [str(plots[name]) for name in PLOT_NAMES]
+        yield tuple(out)
+
+        session.frames = FrameStore.build(analysis.media, progress=lambda f, d: progress(0.5 + 0.15 * f, desc=d))
+        files = write_report(analysis, work)
+        downloads = [str(files["report"]), str(files["features"])]
+        if with_overlay:
+            overlay = render_overlay(analysis, work / "overlay.mp4", rules=_overlay_rules(rules), shift_ms=float(shift_ms or 0),
+                                     progress=lambda f, d: progress(0.65 + 0.35 * f, desc=d))
+            out[8] = str(overlay)
+            downloads.append(str(overlay))
+        out[9] = downloads
+        yield tuple(out)
+    except MusevizError as exc:
+        raise gr.Error(str(exc)) from None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def inspect_frame(key: str | None, frame_idx: float, rules) -> tuple[np.ndarray | None, np.ndarray, float]:
+    """The Inspect slider: the decoded frame, its one-frame plot, and its time in seconds."""
+    session = _recall(key)
+    analysis = session.analysis
+    idx = int(np.clip(round(frame_idx or 0), 0, analysis.media.video.n_frames - 1))
+    picture = session.frames.frame(idx) if session.frames else None
+    fig = frame_figure(analysis.timeline, analysis.schedules, idx, _plot_rules(rules))
+    return picture, figure_array(fig), round(float(analysis.timeline.frame_times_s[idx]), 4)
+
+
+def frame_at_time(key: str | None, t_s: float) -> int:
+    """The Inspect time field: the frame shown at ``t_s`` seconds."""
+    times = _recall(key).analysis.timeline.frame_times_s
+    return int(np.clip(np.searchsorted(times, float(t_s or 0), side="right") - 1, 0, len(times) - 1))
+
+
+def learn(fps_text: str, duration_s: float, rules) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """The Learn tab: a frame rate and a duration, with no clip: the first frames' windows,
+    the drift over the whole duration, the mapping, and the rules' pitfalls at this rate."""
+    fps = parse_fps(fps_text)
+    n_frames = max(round(float(duration_s) * fps), 1)
+    timeline = Timeline(np.arange(n_frames) / fps, fps, n_frames / fps, round(n_frames / fps * SAMPLE_RATE))
+    schedules = schedule_all(timeline)
+    picked = _plot_rules(rules)
+    return (
+        figure_array(timeline_figure(timeline, schedules, picked, 0, min(LEARN_FRAMES_SHOWN, n_frames))),
+        figure_array(drift_figure(timeline, schedules, picked)),
+        figure_array(mapping_figure(timeline, schedules, picked)),
+        checks_html(rule_checks(timeline, schedules), title=f"Pitfalls at {fps:.3f} fps for {n_frames / fps:.1f} s"),
+    )
+
+
+def parse_fps(text: str) -> float:
+    """A Learn-tab frame rate: a number from 15 to 60; 23.976, 29.97 and 59.94 mean the NTSC rates."""
+    text = str(text).strip()
+    try:
+        fps = NTSC_RATES.get(text) or float(text)
+    except ValueError:
+        raise gr.Error(f"{text!r} is not a frame rate: pick one from the list or type a number from 15 to 60.") from None
+    if not 15 <= fps <= 60:
+        raise gr.Error(f"{fps:g} fps is outside 15 to 60: pick a rate in that range.")
+    return fps
+
+
+def figure_array(fig: Figure) -> np.ndarray:
+    """Draw ``fig`` to an (h, w, 3) uint8 RGB array (no file, no pyplot)."""
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[:, :, :3].copy()
+
+
+def banner_markdown(analysis: Analysis) -> str:
+    if analysis.whisper.source != "logmel-pool":
+        return ""
+    return (
+        "**No Whisper weights on this server**, so *whisper50* below is the Whisper log-mel averaged in pairs "
+        "(`logmel-pool`), on the same 50 Hz grid as encoder tokens but not encoder features. Every rule, check and "
+        "plot is still exact. To see real encoder features, run museviz where it can download `tiny` once, or set "
+        f"`{CHECKPOINT_ENV}` to a checkpoint in openai-whisper's format."
+    )
+
+
+def summary_html(analysis: Analysis) -> str:
+    """The summary table: the clip, its features, and each rule's chunk count."""
+    v, a, w = analysis.media.video, analysis.media.audio, analysis.whisper
+    fraction = f"{v.fps_fraction.numerator}/{v.fps_fraction.denominator}"
+    audio = f"{a.duration_s:.3f} s ({a.sample_rate} Hz, {a.channels} ch, {a.codec})" if a.present else "none"
+    rows = [
+        ("file", html.escape(os.path.basename(analysis.media.path))),
+        ("frame rate", f"<b>{fraction}</b> = {v.fps:.5f} fps" + (" (variable)" if v.vfr else "")),
+        ("frames", f"<b>{v.n_frames}</b> ({v.width}x{v.height}, {v.codec})"),
+        ("video duration", f"{v.duration_s:.3f} s"),
+        ("audio duration", audio),
+        ("whisper50", f"{w.features.shape[0]} tokens x {w.features.shape[1]} layers x {w.features.shape[2]} ({w.source}"
+                      f"{', ' + html.escape(w.model) if w.model else ''})"),
+        ("mel80", f"{analysis.mel80.shape[1]} frames"),
+    ]
+    table = "".join(f"<tr><th>{k}</th><td>{val}</td></tr>" for k, val in rows)
+    chunks = "".join(
+        f"<tr><td><span class='swatch' style='background:{rule_color(name)}'></span>{name}</td><td>{s.stream}</td>"
+        f"<td>{s.fps_used:g}</td><td>{s.n_chunks}</td><td>{s.n_chunks - v.n_frames:+d}</td>"
+        f"<td>{html.escape(s.error or '')}</td></tr>"
+        for name, s in analysis.schedules.items()
+    )
+    return (
+        f"<div class='mv-summary'><table class='mv-table'>{table}</table>"
+        f"<table class='mv-table'><tr><th>rule</th><th>stream</th><th>fps used</th><th>chunks</th>"
+        f"<th>vs frames</th><th>fails</th></tr>{chunks}</table></div>"
+    )
+
+
+def checks_html(checks: list[Check], title: str = "Checks") -> str:
+    """Checks as coloured rows, worst first, each with its fix."""
+    order = {"error": 0, "warn": 1, "info": 2, "ok": 3}
+    rows = []
+    for c in sorted(checks, key=lambda c: order[c.level]):
+        fix = f"<div class='mv-fix'>fix: <code>{html.escape(c.fix)}</code></div>" if c.fix and c.level in ("warn", "error") else ""
+        rows.append(
+            f"<div class='mv-check mv-{c.level}' style='border-left-color:{LEVEL_COLORS[c.level]}'>"
+            f"<span class='mv-level' style='background:{LEVEL_COLORS[c.level]}'>{c.level}</span> "
+            f"<b>{c.id}</b>: {html.escape(c.message)}{fix}</div>"
+        )
+    return f"<div class='mv-checks'><h3>{html.escape(title)}</h3>{''.join(rows)}</div>"
+
+
+def _options(whisper: str | None, fps, tolerance_s) -> Options:
+    choices = checkpoint_choices()
+    choice = whisper or choices[0]
+    if choice not in choices:
+        raise gr.Error(f"Unknown Whisper model {choice!r}: pick one from the list.")
+    named = choice in WHISPER_CHOICES
+    return Options(
+        fps=float(fps) if fps else None,
+        duration_tolerance_s=float(tolerance_s) if tolerance_s is not None else Options.duration_tolerance_s,
+        whisper_checkpoint=None if named else choice,
+        whisper_model=choice if named else DEFAULT_MODEL,
+    )
+
+
+def _plot_rules(rules) -> list[str]:
+    return [r for r in (rules or DEFAULT_PLOT_RULES) if r in RULES]
+
+
+def _overlay_rules(rules: list[str]) -> list[str]:
+    return [r for r in rules if r in RULES] or list(DEFAULT_OVERLAY_RULES)
+
+
+def _work_root() -> Path:
+    WORK_ROOT.mkdir(parents=True, exist_ok=True)
+    return WORK_ROOT
