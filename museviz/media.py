@@ -16,6 +16,7 @@ from fractions import Fraction
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from museviz.errors import MusevizError
 
@@ -149,6 +150,8 @@ def iter_frames(media: Media, size: tuple[int, int] | None = None) -> Iterator[t
     """
     pts_to_idx = {int(p): i for i, p in enumerate(media.video.frame_pts)}
     width, height = size if size else (None, None)
+    # One reformatter for the whole clip: frame.to_ndarray sets up a new conversion per frame.
+    reformatter = VideoReformatter()
     with _open(media.path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
@@ -156,7 +159,7 @@ def iter_frames(media: Media, size: tuple[int, int] | None = None) -> Iterator[t
             frame_idx = pts_to_idx.get(frame.pts, idx_guess if frame.pts is None else None)
             if frame_idx is None or frame_idx >= media.video.n_frames:
                 continue
-            yield frame_idx, frame.to_ndarray(format="rgb24", width=width, height=height)
+            yield frame_idx, reformatter.reformat(frame, width, height, format="rgb24").to_ndarray()
 
 
 def _open(path: str) -> av.container.InputContainer:

@@ -33,6 +33,7 @@ SYNCNET_MEL_WINDOW = 52  # mel80 frames per MuseTalk SyncNet sample of 16 video 
 SYNCNET_VIDEO_FRAMES = 16
 TRAINING_FPS = 25  # hparams.fps in Wav2Lip and MuseTalk training
 LATENTSYNC_FPS = 25  # LatentSync re-encodes every video to 25 fps first
+TIME_EPSILON_S = 1e-9  # float frame times: 29 / 25 s comes out as 1.1599999..., a token early once floored
 
 CLAMP = "clamp"  # indices outside the features are replaced by the nearest edge index
 ZERO = "zero"  # indices outside the features read zero tokens
@@ -406,7 +407,7 @@ def _musetalk_v1_loop(name: str, t: Timeline, fps: float, frames: np.ndarray) ->
 
 def _centred(name: str, stream: str, width: int, t: Timeline) -> Schedule:
     rate = STREAM_RATES[stream]
-    starts = np.floor(t.frame_times_s * rate - (width - 2) / 2).astype(np.int64)
+    starts = np.floor((t.frame_times_s + TIME_EPSILON_S) * rate - (width - 2) / 2).astype(np.int64)
     return _schedule(name, stream, t.fps, t.n_features(stream), _windows(starts, width), ZERO, _own_frames(t), t)
 
 

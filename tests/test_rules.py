@@ -133,3 +133,10 @@ def test_only_wav2lip_fails_on_audio_shorter_than_its_16_mel_window():
     assert failed == {"wav2lip"}
     assert "fewer than the 16" in schedules["wav2lip"].error
     assert schedules["musetalk-v1"].indices[0].tolist() == [0, 0, 0, 0, 0, 1, 2, 3, 4, 4]
+
+
+def test_exact_reference_is_not_pushed_a_token_early_by_float_frame_times():
+    t = constant_rate(25, 10)
+    exact = RULES["exact"].schedule(t)
+    assert exact.raw[29, 0] == 2 * 29 - 4
+    assert np.all(exact.raw[:, 0] == 2 * np.arange(250) - 4)

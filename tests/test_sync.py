@@ -1,0 +1,214 @@
+"""Sync is measured, not assumed: known shifts written by synth come back with SyncNet's sign."""
+
+import json
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from museviz.errors import MusevizError
+from museviz.media import read_media
+from museviz.synth import SAMPLE_RATE, speech_16k, vfr_times
+from museviz.sync import (
+    DEFAULT_ROI,
+    KEEP_MIN_CONFIDENCE,
+    MAX_LAG_FRAMES,
+    Roi,
+    estimate_sync,
+    itsoffset_fix,
+    parse_roi,
+)
+
+NTSC = Fraction(30000, 1001)
+DRIFT_CLIP_S = 15.0  # long enough for 12 track windows; the drift reaches -15 frames near 15 s
+UNRELATED_TEXT = "Somewhere far away a train leaves the station at noon, carrying letters and old newspapers to the coast."
+
+
+@pytest.fixture(scope="module")
+def other_speech():
+    """Speech that has nothing to do with the mouth: another sentence, voice and pitch."""
+    return speech_16k(UNRELATED_TEXT, pitch=30)
+
+
+@pytest.fixture(scope="module")
+def measured(clips):
+    """``measured(name, **ClipSpec fields) -> SyncResult``, each clip estimated once."""
+    done = {}
+
+    def measure(name, roi=None, **fields):
+        key = (name, roi)
+        if key not in done:
+            done[key] = estimate_sync(read_media(clips(name, **fields)), roi)
+        return done[key]
+
+    return measure
+
+
+@pytest.mark.parametrize("shift_ms", [-200, -120, -40, 0, 80, 160])
+def test_audio_shift_is_recovered_within_one_frame_with_syncnet_sign(measured, shift_ms):
+    result = measured(f"shift{shift_ms}.mp4", audio_delay_s=shift_ms / 1000)
+    expected = -shift_ms / 40  # 25 fps; audio late (delay > 0) is a negative SyncNet offset
+    assert abs(result.offset_frames - expected) <= 1
+    assert np.sign(result.offset_frames) == np.sign(expected)
+    assert result.offset_ms == pytest.approx(result.offset_frames * 40)
+    assert result.confidence >= KEEP_MIN_CONFIDENCE
+
+
+def test_audio_120ms_late_is_offset_minus_3_and_fixed_by_itsoffset_minus_0_120(measured):
+    result = measured("shift120.mp4", audio_delay_s=0.12)
+    assert result.offset_frames == -3 and result.offset_ms == pytest.approx(-120)
+    assert result.words.startswith("the audio is 120 ms late (3 frames)")
+    assert result.fix == "ffmpeg -i shift120.mp4 -itsoffset -0.120 -i shift120.mp4 -map 0:v -map 1:a -c copy shift120_synced.mp4"
+    assert result.keep and not result.reasons
+
+
+def test_in_sync_clip_says_in_sync_and_needs_no_fix(measured):
+    result = measured("shift0.mp4", audio_delay_s=0.0)
+    assert result.offset_frames == 0 and result.words == "in sync" and result.fix is None and result.keep
+    assert result.lags_frames.tolist() == list(range(-MAX_LAG_FRAMES, MAX_LAG_FRAMES + 1))
+    assert result.curve.shape == (2 * MAX_LAG_FRAMES + 1,) and np.nanargmax(result.curve) == MAX_LAG_FRAMES
+
+
+def test_in_sync_speech_scores_far_above_unrelated_speech(measured, speech, other_speech):
+    in_sync = measured("shift0.mp4", audio_delay_s=0.0)
+    unrelated = measured("unrelated.mp4", audio=other_speech, mouth_audio=speech)
+    assert in_sync.confidence >= KEEP_MIN_CONFIDENCE > unrelated.confidence
+    assert in_sync.confidence >= 2.5 * unrelated.confidence
+    assert not unrelated.keep and "confidence" in unrelated.reasons[0]
+    assert "low confidence" in unrelated.words and unrelated.fix is None
+
+
+def test_offset_beyond_6_frames_is_not_kept_by_latentsync_rule(measured):
+    result = measured("late280.mp4", audio_delay_s=0.28)
+    assert result.offset_frames == -7
+    assert not result.keep and any("above 6" in reason for reason in result.reasons)
+
+
+def test_variable_frame_rate_clip_is_measured_on_real_frame_times(measured):
+    result = measured("vfr_late120.mp4", frame_times_s=vfr_times(6.0), audio_delay_s=0.12)
+    expected = -0.12 * result.fps  # frames of the average rate (about 20 fps here)
+    assert abs(result.offset_frames - expected) <= 1 and result.offset_frames < 0
+
+
+def test_ntsc_clip_retimed_as_29_fps_shows_a_growing_offset_in_the_track(clips, speech, other_speech):
+    talk = np.concatenate([speech, other_speech, speech])
+    # The mouth at real time t shows the sound of t * 29.97 / 29, as MuseTalk v1.5 reads it.
+    rate = float(NTSC) / 29
+    mouth = np.interp(np.arange(int(len(talk) / rate)) * rate, np.arange(len(talk)), talk).astype(np.float32)
+    result = estimate_sync(read_media(clips("drift.mp4", fps=NTSC, duration_s=DRIFT_CLIP_S, audio=talk, mouth_audio=mouth)))
+    offsets = [p.offset_frames for p in result.track]
+    assert len(offsets) >= 10
+    assert np.all(np.diff(offsets) <= 0), offsets
+    assert offsets[0] - offsets[-1] >= 8, offsets
+    expected_ms_per_min = -60_000 * (rate - 1)  # about -2 s a minute
+    assert result.drift_ms_per_min == pytest.approx(expected_ms_per_min, rel=0.15)
+    assert "drifts" in result.words and result.fix is None and not result.keep
+
+
+def test_steady_offset_has_a_flat_track_and_no_drift(measured):
+    result = measured("shift160.mp4", audio_delay_s=0.16)
+    assert {p.offset_frames for p in result.track} == {-4}
+    assert result.drift_ms_per_min is None
+
+
+def test_face_is_found_and_mouth_box_sits_in_its_lower_middle(measured):
+    result = measured("shift0.mp4", audio_delay_s=0.0)
+    assert result.roi_source == "face" and result.face_fraction == pytest.approx(1.0)
+    fx, fy, fw, fh = result.face_box_px
+    mx, my, mw, mh = result.mouth_box_px
+    assert fx < mx and mx + mw < fx + fw and fy + fh / 2 < my
+    assert result.mouth_boxes_px.shape == (result.mouth_signal.shape[0], 4)
+
+
+def test_a_head_moving_across_the_frame_is_followed_without_lag(clips, monkeypatch):
+    import cv2
+
+    from museviz import synth
+
+    still = synth.face_frame
+    frame_idx = iter(range(10**6))
+
+    def swaying(openness, size):
+        t_s = next(frame_idx) / 25
+        dx, dy = 40 * np.sin(2 * np.pi * 0.4 * t_s), 15 * np.sin(2 * np.pi * 0.3 * t_s)
+        shift = np.float32([[1, 0, dx], [0, 1, dy]])
+        return cv2.warpAffine(still(openness, size), shift, size, borderMode=cv2.BORDER_REPLICATE)
+
+    monkeypatch.setattr(synth, "face_frame", swaying)
+    result = estimate_sync(read_media(clips("swaying_late120.mp4", size=(320, 240), audio_delay_s=0.12)))
+    mouth_x = result.mouth_boxes_px[:, 0]
+    assert result.roi_source == "face" and np.nanmax(mouth_x) - np.nanmin(mouth_x) > 60
+    assert result.offset_frames == -3 and result.confidence >= 0.8  # as high as for a still face
+
+
+def test_frames_without_a_face_fall_back_to_the_default_region_and_say_so(measured):
+    result = measured("noface.mp4", face=False)
+    assert result.roi_source == "default" and result.roi == DEFAULT_ROI
+    assert result.face_fraction == 0.0 and result.face_box_px is None
+    assert result.mouth_box_px == DEFAULT_ROI.box_px(160, 120)
+    assert any("no face found" in note for note in result.notes)
+    assert result.to_dict()["roi"]["source"] == "default"
+
+
+def test_user_region_replaces_the_face_search(measured):
+    result = measured("shift120.mp4", roi=parse_roi("0.3,0.5,0.4,0.4"), audio_delay_s=0.12)
+    assert result.roi_source == "user" and result.face_fraction is None
+    assert result.mouth_box_px == (48, 60, 64, 48)
+    assert result.offset_frames == -3
+
+
+def test_signals_are_per_frame_and_the_report_block_is_json(measured):
+    result = measured("shift120.mp4", audio_delay_s=0.12)
+    n_frames = 150
+    assert result.mouth_signal.shape == result.sound_signal.shape == (n_frames,)
+    block = json.loads(json.dumps(result.to_dict()))
+    assert {"offset_frames", "offset_ms", "confidence", "method", "track", "words", "keep", "reasons", "fix", "roi", "curve"} <= set(block)
+    assert block["offset_frames"] == -3 and block["offset_ms"] == -120.0
+    assert set(block["track"][0]) == {"t_start_s", "t_end_s", "offset_frames", "offset_ms", "confidence"}
+    assert len(block["curve"]["ncc"]) == 2 * MAX_LAG_FRAMES + 1
+
+
+def test_itsoffset_fix_delays_audio_by_offset_over_fps_and_quotes_names():
+    assert itsoffset_fix("/data/my clip.mov", 2, 25.0) == (
+        "ffmpeg -i 'my clip.mov' -itsoffset 0.080 -i 'my clip.mov' -map 0:v -map 1:a -c copy 'my clip_synced.mov'"
+    )
+    assert "-itsoffset -0.167 " in itsoffset_fix("a.mp4", -5, 30000 / 1001)
+
+
+def test_clip_without_audio_cannot_be_measured(clips):
+    with pytest.raises(MusevizError, match="has no audio"):
+        estimate_sync(read_media(clips("mute.mp4", audio=None)))
+
+
+def test_clip_shorter_than_the_lag_search_cannot_be_measured(clips):
+    with pytest.raises(MusevizError, match="at least 31"):
+        estimate_sync(read_media(clips("one_second.mp4", duration_s=1.0)))
+
+
+def test_silent_audio_cannot_be_measured(clips):
+    silence = np.zeros(6 * SAMPLE_RATE, np.float32)
+    with pytest.raises(MusevizError, match="silent audio"):
+        estimate_sync(read_media(clips("silence.mp4", audio=silence)))
+
+
+def test_parse_roi_reads_fractions():
+    assert parse_roi(" 0.3, 0.55,0.4 ,0.3") == Roi(0.3, 0.55, 0.4, 0.3)
+    assert str(DEFAULT_ROI) == "0.3,0.55,0.4,0.3"
+
+
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        ("0.3,0.55,0.4", "not 4"),
+        ("a,b,c,d", "not four numbers"),
+        ("0.3,0.55,nan,0.3", "not finite"),
+        ("0.3,0.55,0,0.3", "no area"),
+        ("0.8,0.55,0.4,0.3", "outside the frame"),
+        ("-0.1,0.55,0.4,0.3", "outside the frame"),
+    ],
+)
+def test_parse_roi_rejects_bad_text_in_one_sentence(text, why):
+    with pytest.raises(MusevizError, match=why) as caught:
+        parse_roi(text)
+    message = str(caught.value)
+    assert "\n" not in message and "0.3,0.55,0.4,0.3" in message
