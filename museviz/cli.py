@@ -12,9 +12,11 @@ import sys
 from pathlib import Path
 
 from museviz.analysis import Analysis, Options, analyze
+from museviz.audit import AuditSettings, ProgressBar, run_audit, summary_text
 from museviz.checks import DEFAULT_DURATION_TOLERANCE_S
 from museviz.errors import MusevizError
 from museviz.report import write_report
+from museviz.sync import KEEP_MAX_OFFSET_FRAMES, KEEP_MIN_CONFIDENCE, parse_roi
 from museviz.whisper50 import CHECKPOINT_ENV, DEFAULT_MODEL
 
 EXIT_BAD_INPUT = 2
@@ -44,13 +46,34 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration-tolerance", type=float, default=DEFAULT_DURATION_TOLERANCE_S, metavar="S",
         help=f"audio/video duration mismatch allowed, in seconds (default {DEFAULT_DURATION_TOLERANCE_S})",
     )
+    u = commands.add_parser("audit", help="audit every video under a folder: one row per clip, a keep verdict")
+    u.add_argument("folder", help="the folder of clips (searched recursively)")
+    u.add_argument("--out", required=True, metavar="CSV", help="the table to write (a .json copy goes next to it); an existing one is resumed")
+    u.add_argument("--workers", type=_positive_int, metavar="N", help="processes on this machine (default: one per core)")
+    u.add_argument("--scheduler", metavar="ADDRESS", help="run the clips on this Dask scheduler instead (tcp://host:8786)")
+    u.add_argument(
+        "--duration-tolerance", type=float, default=DEFAULT_DURATION_TOLERANCE_S, metavar="S",
+        help=f"audio/video duration mismatch allowed, in seconds (default {DEFAULT_DURATION_TOLERANCE_S})",
+    )
+    u.add_argument("--max-offset", type=int, default=KEEP_MAX_OFFSET_FRAMES, metavar="F",
+                   help=f"largest |sync offset| kept, in frames (default {KEEP_MAX_OFFSET_FRAMES}, LatentSync's)")
+    u.add_argument("--min-confidence", type=float, default=KEEP_MIN_CONFIDENCE, metavar="C",
+                   help=f"smallest sync confidence kept (default {KEEP_MIN_CONFIDENCE})")
+    u.add_argument("--roi", type=parse_roi, metavar="X,Y,W,H", help="mouth region as fractions of the frame, instead of face detection")
     return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        return _analyze(args)
+        return _audit(args) if args.command == "audit" else _analyze(args)
     except MusevizError as exc:
         print(f"museviz: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -79,6 +102,13 @@ def _analyze(args: argparse.Namespace) -> int:
         print(f"museviz: warning: {warning}", file=sys.stderr)
     print(summary(analysis))
     print("wrote " + ", ".join(os.fspath(p) for p in paths.values()))
+    return 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    settings = AuditSettings(args.duration_tolerance, args.max_offset, args.min_confidence, args.roi)
+    result = run_audit(args.folder, args.out, settings, workers=args.workers, scheduler=args.scheduler, progress=ProgressBar())
+    print(summary_text(result))
     return 0
 
 

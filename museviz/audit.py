@@ -1,0 +1,281 @@
+"""Audit a whole folder of clips: probe, checks and sync for each, one row per clip.
+
+Before training a MuseTalk-style model, clips whose audio and video disagree, whose frame
+rate is not 25 or not constant, or whose sound is off the mouth are filtered out. Each clip
+is handled by ``audit_clip`` (no Whisper features, no plots, no overlay), in parallel
+processes on one machine or as tasks on a Dask cluster; a clip that fails is recorded with
+its error and the audit goes on. Rows are appended to the CSV as they finish, so an
+interrupted audit resumes without redoing them; at the end the CSV is rewritten sorted by
+path, with a JSON copy.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import multiprocessing
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, replace
+from functools import partial
+from pathlib import Path
+
+from museviz.checks import DEFAULT_DURATION_TOLERANCE_S, run_checks
+from museviz.errors import MusevizError
+from museviz.media import read_media
+from museviz.rules import Timeline, schedule_all
+from museviz.sync import KEEP_MAX_OFFSET_FRAMES, KEEP_MIN_CONFIDENCE, Roi, estimate_sync
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi")
+CHECK_IDS = (
+    "no-audio", "audio-format", "vfr", "fps-not-25", "duration-mismatch", "stream-start-offset", "v15-fps-truncation",
+    "v15-padding-offset", "v15-window-overflow", "v1-extra-chunks", "wav2lip-tail", "wav2lip-train-shift",
+    "training-window-short",
+)
+DROP_CHECKS = ("no-audio", "vfr", "fps-not-25", "duration-mismatch", "stream-start-offset", "training-window-short")
+COLUMNS = (
+    "path", "status", "error", "fps", "fps_fraction", "vfr", "n_frames", "video_duration_s", "audio_duration_s",
+    "mismatch_s", *(f"check_{c}" for c in CHECK_IDS), "sync_offset_frames", "sync_offset_ms", "sync_confidence",
+    "keep", "reasons",
+)
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """The thresholds of the keep verdict (defaults: the seed's tolerance, LatentSync's rule)."""
+
+    duration_tolerance_s: float = DEFAULT_DURATION_TOLERANCE_S
+    max_offset_frames: int = KEEP_MAX_OFFSET_FRAMES
+    min_confidence: float = KEEP_MIN_CONFIDENCE
+    roi: Roi | None = None
+
+
+@dataclass(frozen=True)
+class AuditSummary:
+    """What an audit found: every row, the counts, and the files written."""
+
+    rows: list[dict]
+    kept: int
+    dropped: int
+    failed: int
+    reasons: Counter
+    csv_path: Path
+    json_path: Path
+    resumed: int
+
+
+def find_videos(root: str | os.PathLike) -> list[str]:
+    """Every video file under ``root``, as sorted paths relative to it (hidden files skipped)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise MusevizError(f"{root} is not a folder: give the folder that holds the clips")
+    found = [
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    ]
+    return sorted(found)
+
+
+def audit_clip(relative_path: str, root: str, settings: AuditSettings) -> dict:
+    """One clip's row; never raises for a bad clip: the error goes into the row."""
+    row = {column: "" for column in COLUMNS}
+    row["path"] = relative_path
+    try:
+        media = read_media(Path(root) / relative_path)
+    except MusevizError as exc:
+        return {**row, "status": "failed", "error": str(exc), "keep": False, "reasons": "unreadable"}
+    video, audio = media.video, media.audio
+    timeline = Timeline(video.frame_times_s, video.fps, video.duration_s, len(media.audio_16k))
+    checks = run_checks(media, timeline, schedule_all(timeline), settings.duration_tolerance_s)
+    row.update(
+        status="ok",
+        fps=round(video.fps, 6),
+        fps_fraction=f"{video.fps_fraction.numerator}/{video.fps_fraction.denominator}",
+        vfr=video.vfr,
+        n_frames=video.n_frames,
+        video_duration_s=round(video.duration_s, 4),
+        audio_duration_s=round(audio.duration_s, 4) if audio.present else "",
+        mismatch_s=round(audio.duration_s - video.duration_s, 4) if audio.present else "",
+        **{f"check_{c.id}": c.level for c in checks},
+    )
+    reasons = [c.id for c in checks if c.id in DROP_CHECKS and c.level in ("warn", "error")]
+    if audio.present and audio.n_samples_16k:
+        try:
+            sync = estimate_sync(media, settings.roi)
+        except MusevizError as exc:
+            reasons.append("sync-unmeasured")
+            row["error"] = str(exc)
+        else:
+            row.update(sync_offset_frames=sync.offset_frames, sync_offset_ms=round(sync.offset_ms, 1), sync_confidence=round(sync.confidence, 3))
+            if abs(sync.offset_frames) > settings.max_offset_frames:
+                reasons.append("sync-offset")
+            if sync.confidence < settings.min_confidence:
+                reasons.append("sync-confidence")
+            if sync.drift_ms_per_min is not None:
+                reasons.append("sync-drift")
+    row.update(keep=not reasons, reasons=";".join(reasons))
+    return row
+
+
+def run_audit(
+    root: str | os.PathLike,
+    out_csv: str | os.PathLike,
+    settings: AuditSettings = AuditSettings(),
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> AuditSummary:
+    """Audit every video under ``root`` into ``out_csv`` (and the same name with ``.json``).
+
+    ``workers`` processes on this machine (default: one per core), or the Dask scheduler
+    at ``scheduler``. Rows already in ``out_csv`` are kept and their clips not redone.
+    ``progress(done, total, path)`` is called as each clip finishes.
+    """
+    root = Path(root).resolve()
+    out_csv = Path(out_csv)
+    paths = find_videos(root)
+    if not paths:
+        raise MusevizError(f"no video files ({', '.join(VIDEO_SUFFIXES)}) under {root}")
+    out_csv.parent.mkdir(parents=True, exist_ok=True)
+    done = {row["path"]: row for row in _read_rows(out_csv) if row["path"] in paths}
+    todo = [p for p in paths if p not in done]
+    with open(out_csv, "w", newline="") as f:
+        writer = csv.DictWriter(f, COLUMNS)
+        writer.writeheader()
+        writer.writerows(done.values())
+        f.flush()
+        tasks = _run_dask(todo, str(root), settings, scheduler) if scheduler else _run_local(todo, str(root), settings, workers)
+        for row in tasks:
+            done[row["path"]] = row
+            writer.writerow(row)
+            f.flush()
+            if progress:
+                progress(len(done), len(paths), row["path"])
+    rows = [_typed(done[p]) for p in paths]
+    _write_sorted(out_csv, rows)
+    json_path = out_csv.with_suffix(".json")
+    json_path.write_text(json.dumps({"root": str(root), "settings": _settings_dict(settings), "rows": rows}, indent=1))
+    reasons = Counter(r for row in rows for r in row["reasons"].split(";") if r)
+    failed = sum(row["status"] == "failed" for row in rows)
+    kept = sum(bool(row["keep"]) for row in rows)
+    return AuditSummary(rows, kept, len(rows) - kept, failed, reasons, out_csv, json_path, len(paths) - len(todo))
+
+
+def _run_local(paths: list[str], root: str, settings: AuditSettings, workers: int | None) -> Iterator[dict]:
+    workers = workers or os.cpu_count() or 1
+    job = partial(audit_clip, root=root, settings=settings)
+    if workers == 1 or len(paths) <= 1:
+        yield from map(job, paths)
+        return
+    # Workers fork from a clean server process: forking this one, which may run
+    # FFmpeg and torch thread pools, can deadlock the child.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["museviz.audit"])
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_quiet_worker) as pool:
+        futures = [pool.submit(job, p) for p in paths]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def _run_dask(paths: list[str], root: str, settings: AuditSettings, scheduler: str) -> Iterator[dict]:
+    try:
+        from distributed import Client, as_completed as dask_completed
+    except ImportError:
+        raise MusevizError("--scheduler needs Dask: pip install 'dask[distributed]'") from None
+    try:
+        client = Client(scheduler, timeout="10s")
+    except OSError as exc:
+        raise MusevizError(f"cannot reach the Dask scheduler at {scheduler} ({exc})") from None
+    with client:
+        futures = client.map(audit_clip, paths, root=root, settings=settings, pure=False)
+        for future in dask_completed(futures):
+            yield future.result()
+
+
+def _quiet_worker() -> None:
+    """Worker processes leave the cores to each other: one thread of numeric work each."""
+    import cv2
+    import torch
+
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+
+
+def _read_rows(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        if tuple(reader.fieldnames or ()) != COLUMNS:
+            return []
+        complete = (row for row in reader if None not in row and all(row[c] is not None for c in COLUMNS))
+        return [row for row in complete if row["status"] in ("ok", "failed")]
+
+
+def _typed(row: dict) -> dict:
+    """A row as read back from the CSV or fresh from a worker, with the same types either way."""
+    out = dict(row)
+    for key in ("fps", "video_duration_s", "audio_duration_s", "mismatch_s", "sync_offset_ms", "sync_confidence"):
+        out[key] = float(out[key]) if out[key] not in ("", None) else None
+    for key in ("n_frames", "sync_offset_frames"):
+        out[key] = int(out[key]) if out[key] not in ("", None) else None
+    for key in ("vfr", "keep"):
+        out[key] = out[key] in (True, "True") if out[key] not in ("", None) else None
+    for key in COLUMNS:
+        if out[key] == "":
+            out[key] = None
+    out["reasons"] = out["reasons"] or ""
+    return out
+
+
+def _write_sorted(path: Path, rows: list[dict]) -> None:
+    tmp = path.with_name(f".{path.name}.part")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, COLUMNS)
+        writer.writeheader()
+        writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+    os.replace(tmp, path)
+
+
+def _settings_dict(settings: AuditSettings) -> dict:
+    return {**replace(settings, roi=None).__dict__, "roi": str(settings.roi) if settings.roi else None}
+
+
+def summary_text(summary: AuditSummary) -> str:
+    """The audit in a few lines: counts, and how many clips each reason drops."""
+    lines = [
+        f"{len(summary.rows)} clips: {summary.kept} kept, {summary.dropped} dropped ({summary.failed} failed to read)"
+        + (f"; {summary.resumed} taken from the previous run" if summary.resumed else ""),
+    ]
+    lines += [f"  {reason:<24} {count}" for reason, count in summary.reasons.most_common()]
+    lines.append(f"wrote {summary.csv_path} and {summary.json_path}")
+    return "\n".join(lines)
+
+
+class ProgressBar:
+    """``[####....] 12/20 2.1 clips/s, 4 s left  path`` on stderr, redrawn in place."""
+
+    WIDTH = 28
+
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
+        self.start = time.perf_counter()
+        self.first_done: int | None = None
+
+    def __call__(self, done: int, total: int, path: str) -> None:
+        if self.first_done is None:
+            self.first_done = done - 1
+        elapsed = time.perf_counter() - self.start
+        rate = (done - self.first_done) / elapsed if elapsed > 0 else 0.0
+        left = (total - done) / rate if rate > 0 else 0.0
+        filled = round(self.WIDTH * done / total)
+        line = f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{total} {rate:.2f} clips/s, {left:.0f} s left  {path[-40:]}"
+        end = "\n" if done == total else ""
+        self.stream.write(f"\r{line:<110}{end}")
+        self.stream.flush()
+
