@@ -61,6 +61,7 @@ with gr.Blocks(title="museviz", delete_cache=CACHE_CLEANUP) as demo:
             with gr.Column(scale=3):
                 banner = gr.Markdown(elem_id="banner")
                 summary = gr.HTML(elem_id="summary")
+                sync = gr.HTML(elem_id="sync")
                 checks = gr.HTML(elem_id="checks")
         with gr.Row():
             overlay = gr.Video(label="Overlay: the frame with both feature streams and each rule's window", elem_id="overlay", interactive=False)
@@ -71,6 +72,7 @@ with gr.Blocks(title="museviz", delete_cache=CACHE_CLEANUP) as demo:
         edges = gr.Image(show_label=False, elem_id="plot_edges", type="filepath", interactive=False)
         features = gr.Image(show_label=False, elem_id="plot_features", type="filepath", interactive=False)
         frame_plot = gr.Image(show_label=False, elem_id="plot_frame", type="filepath", interactive=False)
+        sync_plot = gr.Image(show_label=False, elem_id="plot_sync", type="filepath", interactive=False)
         with gr.Accordion("report.json", open=False):
             report = gr.JSON(elem_id="report")
 
@@ -97,7 +99,7 @@ with gr.Blocks(title="museviz", delete_cache=CACHE_CLEANUP) as demo:
     run.click(
         webapp.run_analysis,
         [video, rules, whisper, fps, tolerance, with_overlay, shift],
-        [banner, summary, checks, mapping, drift, edges, features, frame_plot, overlay, downloads, report, analysis_id, frame_idx],
+        [banner, summary, checks, sync, mapping, drift, edges, features, frame_plot, sync_plot, overlay, downloads, report, analysis_id, frame_idx],
         api_name="analyze", concurrency_limit=CONCURRENCY,
     )
     frame_idx.change(webapp.inspect_frame, [analysis_id, frame_idx, rules], [frame_image, frame_windows, frame_time],

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from museviz.checks import DEFAULT_DURATION_TOLERANCE_S, Check, run_checks
+from museviz.checks import DEFAULT_DURATION_TOLERANCE_S, Check, run_checks, sync_check
 from museviz.errors import MusevizError
 from museviz.media import Media, read_media
 from museviz.mel80 import mel80
 from museviz.rules import Schedule, Timeline, schedule_all
+from museviz.sync import Roi, SyncResult, estimate_sync
 from museviz.whisper50 import DEFAULT_MODEL, Whisper50, load_encoder, whisper50
 
 Progress = Callable[[float, str], None]
@@ -26,11 +27,17 @@ class Options:
     duration_tolerance_s: float = DEFAULT_DURATION_TOLERANCE_S
     whisper_checkpoint: str | None = None
     whisper_model: str = DEFAULT_MODEL
+    sync: bool = True  # estimate the audio-visual offset (decodes every frame)
+    roi: Roi | None = None  # the mouth region for the offset estimate; None: find the face
 
 
 @dataclass(frozen=True, eq=False)
 class Analysis:
-    """Everything museviz knows about one clip. ``mel80`` is (80, M) float32."""
+    """Everything museviz knows about one clip. ``mel80`` is (80, M) float32.
+
+    ``sync`` is the offset estimate, or None with ``sync_error`` saying why (not asked
+    for, or the clip cannot be measured).
+    """
 
     media: Media
     timeline: Timeline
@@ -39,6 +46,8 @@ class Analysis:
     schedules: dict[str, Schedule]
     checks: list[Check]
     options: Options
+    sync: SyncResult | None = None
+    sync_error: str | None = None
 
     @property
     def warnings(self) -> list[str]:
@@ -67,13 +76,20 @@ def analyze(path: str | os.PathLike, options: Options = Options(), progress: Pro
         video_duration_s=media.video.duration_s,
         n_samples=len(media.audio_16k),
     )
-    report(0.3, "Computing mel80")
+    report(0.2, "Computing mel80")
     mel = mel80(media.audio_16k)
-    report(0.4, "Encoding whisper50")
+    report(0.25, "Encoding whisper50")
     whisper = whisper50(media.audio_16k, encoder)
-    report(0.9, "Applying each system's rule")
+    report(0.6, "Applying each system's rule")
     schedules = schedule_all(timeline)
     checks = run_checks(media, timeline, schedules, options.duration_tolerance_s)
+    sync, sync_error = None, "not measured (--no-sync)"
+    if options.sync:
+        try:
+            sync, sync_error = estimate_sync(media, options.roi, lambda f, d: report(0.6 + 0.4 * f, d)), None
+        except MusevizError as exc:
+            sync_error = str(exc)
+    checks.append(sync_check(sync, sync_error))
     report(1.0, "Done")
-    return Analysis(media, timeline, mel, whisper, schedules, checks, options)
+    return Analysis(media, timeline, mel, whisper, schedules, checks, options, sync, sync_error)
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from museviz.media import SAMPLE_RATE, Media
 from museviz.rules import Schedule, Timeline, schedule_all
+from museviz.sync import KEEP_MAX_OFFSET_FRAMES, SyncResult
 from museviz.whisper50 import TOKENS_PER_SECOND
 
 OK, INFO, WARN, ERROR = "ok", "info", "warn", "error"
@@ -251,3 +252,19 @@ def _training_short(media: Media, t: Timeline, schedules: dict[str, Schedule], n
 
 def _dropped_at_end(s: Schedule) -> int:
     return int((s.dropped & (s.raw[:, -1] >= s.n_valid)).sum()) if s.n_chunks else 0
+
+
+def sync_check(result: SyncResult | None, error: str | None) -> Check:
+    """``sync-offset``: the measured audio-visual offset against LatentSync's keep rule.
+
+    ``value`` is the offset in ms, SyncNet's sign (positive: the audio leads).
+    """
+    if result is None:
+        return Check("sync-offset", INFO, f"offset not measured: {error}")
+    text = f"{result.words} (confidence {result.confidence:.2f})"
+    if not result.keep:
+        return Check("sync-offset", WARN, f"{text}; " + "; ".join(result.reasons), result.offset_ms, result.fix)
+    if result.offset_frames:
+        kept = f"LatentSync's rule keeps it (|offset| <= {KEEP_MAX_OFFSET_FRAMES} frames), but the lips are off by that much"
+        return Check("sync-offset", WARN, f"{text}; {kept}", result.offset_ms, result.fix)
+    return Check("sync-offset", OK, text, result.offset_ms)

@@ -15,11 +15,14 @@ from museviz.analysis import Analysis, Options, analyze
 from museviz.audit import AuditSettings, ProgressBar, run_audit, summary_text
 from museviz.checks import DEFAULT_DURATION_TOLERANCE_S
 from museviz.errors import MusevizError
+from museviz.overlay import render_overlay
+from museviz.plots import save_plots
 from museviz.report import write_report
 from museviz.sync import KEEP_MAX_OFFSET_FRAMES, KEEP_MIN_CONFIDENCE, parse_roi
 from museviz.whisper50 import CHECKPOINT_ENV, DEFAULT_MODEL
 
 EXIT_BAD_INPUT = 2
+OVERLAY_NAME = "overlay.mp4"
 LEVEL_TAGS = {"ok": "  ok ", "info": " info", "warn": " WARN", "error": "ERROR"}
 
 
@@ -46,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration-tolerance", type=float, default=DEFAULT_DURATION_TOLERANCE_S, metavar="S",
         help=f"audio/video duration mismatch allowed, in seconds (default {DEFAULT_DURATION_TOLERANCE_S})",
     )
+    _add_analyze_outputs(a)
     u = commands.add_parser("audit", help="audit every video under a folder: one row per clip, a keep verdict")
     u.add_argument("folder", help="the folder of clips (searched recursively)")
     u.add_argument("--out", required=True, metavar="CSV", help="the table to write (a .json copy goes next to it); an existing one is resumed")
@@ -61,6 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"smallest sync confidence kept (default {KEEP_MIN_CONFIDENCE})")
     u.add_argument("--roi", type=parse_roi, metavar="X,Y,W,H", help="mouth region as fractions of the frame, instead of face detection")
     return parser
+
+
+def _add_analyze_outputs(a: argparse.ArgumentParser) -> None:
+    a.add_argument("--no-plots", action="store_true", help="do not draw the PNG plots")
+    a.add_argument("--no-overlay", action="store_true", help="do not render overlay.mp4")
+    a.add_argument("--no-sync", action="store_true", help="do not estimate the audio-visual offset")
+    a.add_argument("--shift-ms", type=float, default=0.0, metavar="MS", help="render the overlay with the audio moved by MS (positive: later)")
+    a.add_argument("--roi", type=parse_roi, metavar="X,Y,W,H", help="mouth region as fractions of the frame, instead of face detection")
 
 
 def _positive_int(text: str) -> int:
@@ -88,20 +100,30 @@ def _analyze(args: argparse.Namespace) -> int:
         duration_tolerance_s=args.duration_tolerance,
         whisper_checkpoint=args.whisper_checkpoint,
         whisper_model=args.whisper_model,
+        sync=not args.no_sync,
+        roi=args.roi,
     )
     analysis = analyze(args.video, options)
     out = Path(args.out)
     created = not out.exists()
     try:
-        paths = write_report(analysis, out)
+        paths = list(write_report(analysis, out).values())
+        if not args.no_plots:
+            paths += save_plots(analysis, out).values()
+        if not args.no_overlay:
+            paths.append(render_overlay(analysis, out / OVERLAY_NAME, shift_ms=args.shift_ms))
     except OSError as exc:
         if created:
             shutil.rmtree(out, ignore_errors=True)
         raise MusevizError(f"cannot write to {out}: {exc.strerror or exc}") from None
+    except BaseException:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     for warning in analysis.warnings:
         print(f"museviz: warning: {warning}", file=sys.stderr)
     print(summary(analysis))
-    print("wrote " + ", ".join(os.fspath(p) for p in paths.values()))
+    print(f"wrote {len(paths)} files into {out}: " + ", ".join(p.name for p in paths))
     return 0
 
 

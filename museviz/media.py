@@ -162,6 +162,22 @@ def iter_frames(media: Media, size: tuple[int, int] | None = None) -> Iterator[t
             yield frame_idx, reformatter.reformat(frame, width, height, format="rgb24").to_ndarray()
 
 
+def read_frame(media: Media, frame_idx: int) -> np.ndarray | None:
+    """Decode one frame as (height, width, 3) uint8 RGB, seeking to the keyframe before it.
+
+    Costs up to a keyframe interval of decoding; ``museviz.frames.FrameStore`` keeps every
+    frame for repeated access. None when the decoder cannot reach the frame.
+    """
+    target = int(media.video.frame_pts[frame_idx])
+    with _open(media.path) as container:
+        stream = container.streams.video[0]
+        container.seek(target, stream=stream, backward=True)
+        for frame in _decode_quietly(container, stream):
+            if frame.pts is not None and frame.pts >= target:
+                return frame.to_ndarray(format="rgb24") if frame.pts == target else None
+    return None
+
+
 def _open(path: str) -> av.container.InputContainer:
     name = os.path.basename(path)
     if not os.path.isfile(path):

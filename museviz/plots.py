@@ -12,6 +12,7 @@ feature ``j`` of a stream at ``rate`` features per second is centred at ``j / ra
 - ``drift_figure``: each window's centre minus the real time of its picture, over the clip.
 - ``frame_figure``: one frame's windows, with each formula written out with its numbers.
 - ``timeline_figure``: the teaching view, frames as boxes over both feature grids.
+- ``sync_figure``: the measured audio-visual offset: its curve, its track, both signals.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 
 from museviz.palette import LEVEL_COLORS, rule_color
 from museviz.rules import CLAMP, MEL80, PIN, RULES, SKIP, STREAM_RATES, WHISPER50, ZERO, Schedule, Timeline, chunk_for_frame
+from museviz.sync import KEEP_MAX_OFFSET_FRAMES, KEEP_MIN_CONFIDENCE, SyncResult
 
 if TYPE_CHECKING:
     from museviz.analysis import Analysis
@@ -69,6 +71,7 @@ FORMULA_HEAD_IN = 0.2  # inches: a rule's header line in the formula text
 FORMULA_LINE_IN = 0.148  # inches per formula line (8.5 pt, line spacing 1.25)
 FORMULA_GAP_IN = 0.1  # inches between rules in the formula text
 FORMULA_WRAP = 80  # characters per formula line
+MAX_LAG_SHOWN = 16  # frames either way on the offset track's axis (the search goes to 15)
 
 AUDIO_END_COLOR = LEVEL_COLORS["error"]
 NO_AUDIO_SHADE = "#e4e4e4"
@@ -334,9 +337,74 @@ def figure_png(fig: Figure, path: str | os.PathLike) -> Path:
     return out
 
 
+def sync_figure(result: SyncResult, frame_times_s: np.ndarray) -> Figure:
+    """Does the mouth move with the sound? The correlation over lags (SyncNet's search),
+    the offset over sliding windows (a ramp is drift), and the two signals themselves,
+    the sound moved by the measured offset."""
+    mouth_color, sound_color, keep_color = "#333333", rule_color("wav2lip"), LEVEL_COLORS["ok"]
+    fig, body = _framed(13.0, 7.2, "Does the mouth move with the sound, and how far apart are they?", result.words[:1].upper() + result.words[1:]
+                        + f"; confidence {result.confidence:.2f} (keep at {KEEP_MIN_CONFIDENCE} or more)" + ("" if result.keep else ": not kept"))
+    top, bottom = body.subfigures(2, 1, height_ratios=(1.15, 1))
+    ax_curve, ax_track = top.subplots(1, 2, width_ratios=(1, 1.4))
+    frame_ms = 1000.0 / result.fps
+    keep_band = (-KEEP_MAX_OFFSET_FRAMES - 0.5, KEEP_MAX_OFFSET_FRAMES + 0.5)
+    ax_curve.axvspan(*keep_band, color=keep_color, alpha=0.08, label=f"|offset| <= {KEEP_MAX_OFFSET_FRAMES} frames (kept)")
+    ax_curve.plot(result.lags_frames, result.curve, color=mouth_color, marker="o", markersize=3, lw=1.3, label="normalised cross-correlation")
+    ax_curve.axhline(np.nanmedian(result.curve), color="0.5", lw=0.8, ls=":", label="median (confidence = peak - median)")
+    ax_curve.plot([result.offset_frames], [np.nanmax(result.curve)], marker="v", color=AUDIO_END_COLOR, markersize=9, ls="none",
+                  label=f"peak: {result.offset_frames:+d} frames = {result.offset_ms:+.0f} ms")
+    low, high = np.nanmin(result.curve), np.nanmax(result.curve)
+    ax_curve.set_ylim(low - 0.05, high + 0.6 * (high - low))  # room for the legend above the curve
+    ax_curve.set_xlabel("lag (frames); + = audio early (leads the video)", fontsize=LABEL_SIZE)
+    ax_curve.set_ylabel("correlation of mouth and loudness", fontsize=LABEL_SIZE)
+    ax_curve.set_title("the whole clip", fontsize=LABEL_SIZE, loc="left")
+    ax_curve.legend(fontsize=SMALL_SIZE, loc="upper left", frameon=False)
+    ax_curve.grid(True, color="0.88", lw=0.5)
+    ax_curve.secondary_xaxis("top", functions=(lambda f: f * frame_ms, lambda ms: ms / frame_ms)).set_xlabel("ms", fontsize=SMALL_SIZE)
+    if result.track:
+        centres = np.array([(p.t_start_s + p.t_end_s) / 2 for p in result.track])
+        offsets = np.array([p.offset_frames for p in result.track])
+        confident = np.array([p.confidence >= KEEP_MIN_CONFIDENCE for p in result.track])
+        ax_track.axhspan(*keep_band, color=keep_color, alpha=0.08)
+        ax_track.plot(centres, offsets, color="0.6", lw=1.0)
+        ax_track.plot(centres[confident], offsets[confident], "o", color=mouth_color, markersize=5, label="window offset")
+        ax_track.plot(centres[~confident], offsets[~confident], "o", mfc="white", mec="0.5", markersize=5, label=f"confidence below {KEEP_MIN_CONFIDENCE}")
+        ax_track.legend(fontsize=SMALL_SIZE, loc="best", frameon=False)
+    window_s = result.track[0].t_end_s - result.track[0].t_start_s if result.track else 0
+    drift = "" if result.drift_ms_per_min is None else f": drifts {result.drift_ms_per_min:+.0f} ms a minute"
+    ax_track.set_title(f"over {window_s:g} s windows{drift}" if result.track else "the clip is too short for a track", fontsize=LABEL_SIZE, loc="left")
+    ax_track.set_xlabel("window centre (s)", fontsize=LABEL_SIZE)
+    ax_track.set_ylabel("offset (frames)", fontsize=LABEL_SIZE)
+    ax_track.set_ylim(-MAX_LAG_SHOWN, MAX_LAG_SHOWN)
+    ax_track.grid(True, color="0.88", lw=0.5)
+    ax_sig = bottom.subplots()
+    lag = result.offset_frames
+    shifted = np.roll(_zscore(result.sound_signal), lag)  # sound of frame i - lag drawn at frame i
+    if lag > 0:
+        shifted[:lag] = np.nan
+    elif lag < 0:
+        shifted[lag:] = np.nan
+    ax_sig.plot(frame_times_s, _zscore(result.mouth_signal), color=mouth_color, lw=1.0, label=f"mouth openness ({result.roi_source} region)")
+    ax_sig.plot(frame_times_s, shifted, color=sound_color, lw=1.0, alpha=0.85, label=f"loudness, moved by the measured offset ({result.offset_ms:+.0f} ms)")
+    ax_sig.set_xlabel("frame time (s)", fontsize=LABEL_SIZE)
+    ax_sig.set_ylabel("z-score", fontsize=LABEL_SIZE)
+    ax_sig.legend(fontsize=SMALL_SIZE, loc="upper right", ncols=2, frameon=False)
+    ax_sig.grid(True, color="0.88", lw=0.5)
+    for ax in (ax_curve, ax_track, ax_sig):
+        ax.tick_params(labelsize=SMALL_SIZE + 0.5)
+    return fig
+
+
+def _zscore(values: np.ndarray) -> np.ndarray:
+    finite = values[np.isfinite(values)]
+    spread = finite.std() if len(finite) else 0.0
+    return (values - finite.mean()) / spread if spread > 0 else values * 0.0
+
+
 def save_plots(analysis: Analysis, out_dir: str | os.PathLike, frame_idx: int | None = None) -> dict[str, Path]:
-    """Write mapping.png, edges.png, features.png, drift.png and frame.png (``frame_idx``,
-    by default the middle frame) into ``out_dir``; returns ``{name: path}``."""
+    """Write mapping.png, edges.png, features.png, drift.png, frame.png (``frame_idx``,
+    by default the middle frame) and, when the offset was measured, sync.png into
+    ``out_dir``; returns ``{name: path}``."""
     t, s, whisper = analysis.timeline, analysis.schedules, analysis.whisper
     label = f"{whisper.source} ({whisper.model})" if whisper.model else whisper.source
     builders = {
@@ -348,6 +416,8 @@ def save_plots(analysis: Analysis, out_dir: str | os.PathLike, frame_idx: int | 
     }
     if not t.n_frames:
         del builders["frame"]
+    if analysis.sync is not None:
+        builders["sync"] = lambda: sync_figure(analysis.sync, t.frame_times_s)
     return {name: figure_png(build(), Path(out_dir) / f"{name}.png") for name, build in builders.items()}
 
 

@@ -58,6 +58,7 @@ def report_dict(analysis: Analysis) -> dict:
             "mel80": {"count": int(analysis.mel80.shape[1]), "shape": list(analysis.mel80.shape)},
         },
         "schemes": {name: _scheme(s) for name, s in analysis.schedules.items()},
+        "sync": analysis.sync.to_dict() if analysis.sync else {"error": analysis.sync_error},
         "checks": [asdict(c) for c in analysis.checks],
         "warnings": analysis.warnings,
     }

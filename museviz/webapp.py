@@ -28,7 +28,7 @@ from museviz.analysis import Analysis, Options, analyze
 from museviz.checks import Check, rule_checks
 from museviz.errors import MusevizError
 from museviz.frames import FrameStore
-from museviz.media import SAMPLE_RATE
+from museviz.media import SAMPLE_RATE, read_frame
 from museviz.overlay import DEFAULT_OVERLAY_RULES, render_overlay
 from museviz.palette import LEVEL_COLORS, rule_color
 from museviz.plots import (
@@ -49,7 +49,7 @@ WHISPER_CHOICES = ("tiny", "base", "small")  # sizes a shared CPU server can hol
 LEARN_FPS_CHOICES = ("15", "23.976", "24", "25", "29.97", "30", "48", "50", "59.94", "60")
 NTSC_RATES = {"23.976": 24000 / 1001, "29.97": 30000 / 1001, "59.94": 60000 / 1001}
 LEARN_FRAMES_SHOWN = 12
-PLOT_NAMES = ("mapping", "drift", "edges", "features", "frame")
+PLOT_NAMES = ("mapping", "drift", "edges", "features", "frame", "sync")
 
 LEARN_TEXT = """
 A talking-head system turns the audio into **feature frames** and gives every **video frame** a
@@ -109,8 +109,8 @@ def checkpoint_choices() -> list[str]:
 
 
 def run_analysis(video, rules, whisper, fps, tolerance_s, with_overlay, shift_ms, progress=gr.Progress()) -> Iterator[tuple]:
-    """The Analyze button. Yields, in order: banner, summary, checks, the five plots,
-    overlay video, downloads, report, analysis id, Inspect slider.
+    """The Analyze button. Yields, in order: banner, summary, checks, sync panel, the six
+    plots, overlay video, downloads, report, analysis id, Inspect slider.
 
     The summary and checks come first, then the plots, then the overlay; the last yield
     repeats every output so that an API client's ``predict`` gets them all.
@@ -126,7 +126,7 @@ def run_analysis(video, rules, whisper, fps, tolerance_s, with_overlay, shift_ms
         key = _remember(session)
         report = report_dict(analysis)
         out = [
-            banner_markdown(analysis), summary_html(analysis), checks_html(analysis.checks),
+            banner_markdown(analysis), summary_html(analysis), checks_html(analysis.checks), sync_html(analysis),
             *[None] * len(PLOT_NAMES), None, None, report, key,
             gr.update(maximum=max(analysis.media.video.n_frames - 1, 0), value=analysis.media.video.n_frames // 2),
         ]
@@ -134,7 +134,7 @@ def run_analysis(video, rules, whisper, fps, tolerance_s, with_overlay, shift_ms
 
         progress(0.35, desc="Drawing the plots")
         plots = save_plots(analysis, work)
-        out[3 : 3 + len(PLOT_NAMES)] = [str(plots[name]) for name in PLOT_NAMES]
+        out[4 : 4 + len(PLOT_NAMES)] = [str(plots[name]) if name in plots else None for name in PLOT_NAMES]
         yield tuple(out)
 
         session.frames = FrameStore.build(analysis.media, progress=lambda f, d: progress(0.5 + 0.15 * f, desc=d))
@@ -143,9 +143,9 @@ def run_analysis(video, rules, whisper, fps, tolerance_s, with_overlay, shift_ms
         if with_overlay:
             overlay = render_overlay(analysis, work / "overlay.mp4", rules=_overlay_rules(rules), shift_ms=float(shift_ms or 0),
                                      progress=lambda f, d: progress(0.65 + 0.35 * f, desc=d))
-            out[8] = str(overlay)
+            out[10] = str(overlay)
             downloads.append(str(overlay))
-        out[9] = downloads
+        out[11] = downloads
         yield tuple(out)
     except MusevizError as exc:
         raise gr.Error(str(exc)) from None
@@ -158,7 +158,10 @@ def inspect_frame(key: str | None, frame_idx: float, rules) -> tuple[np.ndarray 
     session = _recall(key)
     analysis = session.analysis
     idx = int(np.clip(round(frame_idx or 0), 0, analysis.media.video.n_frames - 1))
-    picture = session.frames.frame(idx) if session.frames else None
+    try:
+        picture = session.frames.frame(idx) if session.frames else read_frame(analysis.media, idx)
+    except MusevizError as exc:
+        raise gr.Error(f"The clip is no longer on the server ({exc}): analyse it again.") from None
     fig = frame_figure(analysis.timeline, analysis.schedules, idx, _plot_rules(rules))
     return picture, figure_array(fig), round(float(analysis.timeline.frame_times_s[idx]), 4)
 
@@ -241,6 +244,25 @@ def summary_html(analysis: Analysis) -> str:
         f"<div class='mv-summary'><table class='mv-table'>{table}</table>"
         f"<table class='mv-table'><tr><th>rule</th><th>stream</th><th>fps used</th><th>chunks</th>"
         f"<th>vs frames</th><th>fails</th></tr>{chunks}</table></div>"
+    )
+
+
+def sync_html(analysis: Analysis) -> str:
+    """The offset estimate in words, with its confidence, verdict and fix."""
+    result = analysis.sync
+    if result is None:
+        return f"<div class='mv-sync'><h3>Sync</h3><p>Not measured: {html.escape(analysis.sync_error or '')}</p></div>"
+    level = "ok" if result.keep and not result.offset_frames else "warn"
+    verdict = "kept by LatentSync's rule" if result.keep else "dropped by LatentSync's rule: " + "; ".join(result.reasons)
+    fix = f"<div class='mv-fix'>fix: <code>{html.escape(result.fix)}</code></div>" if result.fix else ""
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
+    return (
+        f"<div class='mv-sync'><h3>Sync</h3>"
+        f"<div class='mv-check mv-{level}' style='border-left-color:{LEVEL_COLORS[level]}'>"
+        f"<div class='mv-sync-words'>{html.escape(result.words[:1].upper() + result.words[1:])}</div>"
+        f"offset <b>{result.offset_frames:+d} frames = {result.offset_ms:+.0f} ms</b> (SyncNet's sign: + = audio early), "
+        f"confidence <b>{result.confidence:.2f}</b>; {html.escape(verdict)}{fix}</div>"
+        f"{f'<ul>{notes}</ul>' if notes else ''}</div>"
     )
 
 

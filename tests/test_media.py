@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from museviz.errors import MusevizError
-from museviz.media import SAMPLE_RATE, is_variable_rate, iter_frames, read_media
+from museviz.media import SAMPLE_RATE, is_variable_rate, iter_frames, read_frame, read_media
 from museviz.synth import vfr_times
 
 
@@ -68,3 +68,10 @@ def test_unreadable_files_raise_one_sentence(tmp_path, content, message):
     path.write_bytes(content)
     with pytest.raises(MusevizError, match=message):
         read_media(path)
+
+
+def test_one_frame_is_read_by_seeking_and_equals_the_streamed_one(clips):
+    media = read_media(clips("ntsc.mp4", fps=Fraction(30000, 1001), duration_s=2.0))
+    streamed = dict(iter_frames(media))
+    for idx in (0, 31, 59):
+        assert np.array_equal(read_frame(media, idx), streamed[idx])

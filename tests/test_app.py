@@ -1,0 +1,135 @@
+"""The app as users meet it: a real Gradio server, driven by Debian's Chromium and by gradio_client."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]
+CLIP = ROOT / "assets" / "sync_29.97fps.mp4"
+SCREENSHOTS = Path(os.environ.get("MUSEVIZ_SCREENSHOTS", ROOT / "out" / "screenshots"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """``python app.py`` on a free port, with its own temp folders; yields its URL."""
+    tmp = tmp_path_factory.mktemp("app")
+    port = free_port()
+    env = {
+        **os.environ,
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_SERVER_PORT": str(port),
+        "GRADIO_TEMP_DIR": str(tmp / "gradio"),
+        "TMPDIR": str(tmp),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+    }
+    log = open(tmp / "app.log", "w")
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"app.py exited: {(tmp / 'app.log').read_text()[-2000:]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError("app.py did not start listening within 120 s")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (scripts/test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def test_upload_analyse_and_inspect_in_the_browser(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server, wait_until="load")
+    page.locator("#video_in input[type=file]").set_input_files(str(CLIP))
+    page.locator("#video_in video").wait_for(timeout=60_000)
+    page.locator("#run").click()
+
+    summary = page.locator("#summary table").first
+    summary.wait_for(timeout=120_000)
+    text = page.locator("#summary").inner_text()
+    assert "30000/1001" in text and "29.97003" in text
+    assert "180" in text
+    assert "v15-fps-truncation" in page.locator("#checks").inner_text()
+
+    for plot in ("mapping", "drift", "edges", "features", "frame", "sync"):
+        img = page.locator(f"#plot_{plot} img")
+        img.wait_for(timeout=120_000)
+        assert img.evaluate("i => i.complete && i.naturalWidth > 300"), plot
+
+    video = page.locator("#overlay video")
+    video.wait_for(timeout=300_000)
+    src = video.get_attribute("src")
+    response = page.request.get(src)
+    assert response.status == 200 and response.headers["content-type"] == "video/mp4"
+    page.wait_for_function("() => document.querySelector('#overlay video').readyState >= 1", timeout=30_000)
+    assert video.evaluate("v => v.duration") == pytest.approx(6.0, abs=0.2)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "analyze.png"), full_page=True)
+
+    page.get_by_role("tab", name="Inspect").click()
+    frame_img = page.locator("#frame_image img")
+    frame_img.wait_for(timeout=60_000)
+    before = frame_img.get_attribute("src")
+    number = page.locator("#frame_slider input[type=number]")
+    number.fill("12")
+    number.blur()
+    page.wait_for_function(
+        "before => { const i = document.querySelector('#frame_image img'); return i && i.src !== before; }",
+        arg=before, timeout=30_000,
+    )
+    assert page.locator("#frame_time input").input_value() == str(round(12 * 1001 / 30000, 4))
+    page.screenshot(path=str(SCREENSHOTS / "inspect.png"), full_page=True)
+    page.close()
+
+
+def test_analysis_through_gradio_client_returns_the_report(server, tmp_path):
+    from gradio_client import Client, handle_file
+
+    client = Client(server, verbose=False, download_files=str(tmp_path))
+    result = client.predict(
+        handle_file(str(CLIP)), ["exact", "musetalk-v1.5"], "tiny", None, 0.1, False, 0, api_name="/analyze"
+    )
+    report = result[12]
+    assert report["schema"] == 1
+    assert report["video"]["fps_fraction"] == "30000/1001" and report["video"]["n_frames"] == 180
+    assert report["schemes"]["musetalk-v1.5"]["fps_used"] == 29
+    check = {c["id"]: c for c in report["checks"]}["v15-fps-truncation"]
+    assert check["level"] == "warn" and check["value"] > 0
+    downloads = [Path(p).name for p in result[11]]
+    assert downloads == ["report.json", "features.npz"]
+    shutil.rmtree(tmp_path, ignore_errors=True)
