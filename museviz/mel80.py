@@ -23,6 +23,7 @@ REF_LEVEL_DB = 20
 MIN_LEVEL_DB = -100
 MAX_ABS_VALUE = 4.0  # the spectrogram is scaled to [-4, 4]
 FRAMES_PER_SECOND = SAMPLE_RATE / HOP_LENGTH  # 80 mel frames per second
+BLOCK_FRAMES = 4096  # STFT frames transformed at once: 51 s of audio, about 40 MB of work arrays
 
 
 def n_mel_frames(n_samples: int) -> int:
@@ -49,20 +50,27 @@ def mel80(audio_16k: np.ndarray) -> np.ndarray:
     emphasised = audio_16k.astype(np.float64)
     if len(emphasised):
         emphasised = lfilter([1.0, -PREEMPHASIS], [1.0], emphasised)
-    magnitude = _stft_magnitude(emphasised)
-    mel = _mel_basis() @ magnitude
+    mel = _mel_magnitude(emphasised)
     level_db = 20.0 * np.log10(np.maximum(1e-5, mel)) - REF_LEVEL_DB
     scaled = 2 * MAX_ABS_VALUE * (level_db - MIN_LEVEL_DB) / -MIN_LEVEL_DB - MAX_ABS_VALUE
     return np.clip(scaled, -MAX_ABS_VALUE, MAX_ABS_VALUE).astype(np.float32)
 
 
-def _stft_magnitude(signal: np.ndarray) -> np.ndarray:
-    """|STFT| (1 + N_FFT // 2, 1 + N // HOP_LENGTH) with centred, reflect-padded frames."""
+def _mel_magnitude(signal: np.ndarray) -> np.ndarray:
+    """mel basis @ |STFT|: (80, 1 + N // HOP_LENGTH), centred reflect-padded frames.
+
+    Frames are transformed ``BLOCK_FRAMES`` at a time, so a long clip never holds its
+    whole complex spectrogram.
+    """
     pad = N_FFT // 2
     mode = "reflect" if len(signal) > pad else "constant"
     padded = np.pad(signal, pad, mode=mode)
     frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP_LENGTH]
-    return np.abs(np.fft.rfft(frames * _window(), axis=1)).T
+    out = np.empty((N_MELS, len(frames)))
+    for start in range(0, len(frames), BLOCK_FRAMES):
+        block = frames[start : start + BLOCK_FRAMES]
+        out[:, start : start + len(block)] = _mel_basis() @ np.abs(np.fft.rfft(block * _window(), axis=1)).T
+    return out
 
 
 @lru_cache(maxsize=1)

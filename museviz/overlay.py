@@ -1,0 +1,759 @@
+"""The overlay video: every source frame above a strip that shows what each rule reads.
+
+The strip reads like a video editor's audio lanes. Both feature streams (mel80 and
+whisper50) are colour-mapped lanes that scroll past a fixed playhead at the frame's real
+time; under each lane, one bracket per selected rule marks the window that rule pairs with
+this frame, in the rule's palette colour; a table below gives the numbers.
+
+Rendering streams: one demux pass over the source decodes a frame, draws its strip, encodes
+it and muxes it, while the audio packets are copied (or re-encoded when shifted) on the
+way. Nothing grows with the clip but the lane images, which hold one column per feature.
+The picture is copied in YUV, untouched; only the strip is converted from RGB.
+
+Geometry is in pixels at ``UNIT_WIDTH``, scaled with the output width (``unit``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from museviz.analysis import Analysis
+from museviz.errors import MusevizError
+from museviz.palette import LEVEL_COLORS, rule_rgb
+from museviz.rules import MEL80, STREAM_RATES, WHISPER50, Schedule
+from museviz.whisper50 import SOURCE_FALLBACK
+
+DEFAULT_OVERLAY_RULES = ("exact", "musetalk-v1", "musetalk-v1.5", "wav2lip")
+
+# Encoding: what a browser plays. The benchmark's plain re-encode uses the same settings.
+VIDEO_CODEC = "libx264"
+VIDEO_PIX_FMT = "yuv420p"  # 4:2:0 needs even sizes: odd ones get a 1 px pad
+VIDEO_OPTIONS = {"preset": "veryfast", "crf": "23"}
+AUDIO_CODEC = "aac"
+AUDIO_BIT_RATE = 64000  # bit/s per channel
+COPYABLE_AUDIO_CODECS = frozenset({"aac", "mp3"})  # remuxed into mp4 as they are
+MP4_OPTIONS = {"movflags": "+faststart"}  # index first: a browser starts playing at once
+
+# Size of the output.
+MIN_OUTPUT_WIDTH = 640  # px: narrower sources are upscaled so the strip text stays legible
+MAX_UPSCALED_HEIGHT = 1080  # px: ... unless that would make the picture taller than this
+UNIT_WIDTH = 640  # px: the strip below is laid out for this width, and scaled with it
+MAX_UNIT = 3.0  # the strip stops growing at 3 x (1920 px wide)
+
+# The strip, in px at unit 1.
+LANE_PX_PER_S = 300  # lanes scroll at this speed: about 2 s of context around the playhead
+HEADER_H = 22
+RULER_H = 22  # second labels above, one tick per video frame below
+LANE_H = 48
+BRACKET_ROW_H = 12
+TABLE_TOP_PAD = 4
+TABLE_ROW_H = 16
+MARGIN = 6
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+FONT_SCALE = 0.4
+SMALL_FONT_SCALE = 0.34
+HATCH_PERIOD = 6  # px: diagonal stripes where there is no audio
+MAX_TEXT_PATCHES = 2048  # rendered labels kept for reuse
+STRIPS_AHEAD = 4  # strips drawn ahead of the encoder
+
+STRIP_RGB = (246, 246, 246)
+TEXT_RGB = (30, 30, 30)
+MUTED_RGB = (110, 110, 110)
+LABEL_BOX_RGB = (20, 20, 20)
+LABEL_TEXT_RGB = (240, 240, 240)
+HATCH_RGB = ((150, 150, 150), (185, 185, 185))
+PLAYHEAD_RGB = (255, 255, 255)
+PLAYHEAD_EDGE_RGB = (0, 0, 0)
+MISSING_RGB = tuple(int(LEVEL_COLORS["error"][i : i + 2], 16) for i in (1, 3, 5))  # "no chunk" text
+
+STREAM_UNITS = {MEL80: "mel", WHISPER50: "tokens"}
+LANE_COLORMAPS = {MEL80: cv2.COLORMAP_MAGMA, WHISPER50: cv2.COLORMAP_VIRIDIS}
+ROBUST_PERCENTILES = (1.0, 99.5)  # colour range of a lane, over the whole clip
+ENCODER_Z_RANGE = 2.5  # encoder states: per-dimension z-scores shown over +-2.5
+
+Progress = Callable[[float, str], None]
+
+
+def render_overlay(
+    analysis: Analysis,
+    out_path: str | os.PathLike,
+    *,
+    rules: Sequence[str] = DEFAULT_OVERLAY_RULES,
+    shift_ms: float = 0.0,
+    layer: int = -1,
+    progress: Progress | None = None,
+) -> Path:
+    """Write the overlay video of an analysed clip to ``out_path`` (an mp4).
+
+    Each output frame is the source frame (upscaled when narrower than
+    ``MIN_OUTPUT_WIDTH``, padded to even sizes) above the strip; frames keep the source's
+    presentation timestamps and time base, so the count and every time are the source's.
+    The source audio is copied packet for packet when ``shift_ms`` is 0 and its codec fits
+    mp4; otherwise it is decoded and re-encoded as AAC at its own rate and channel layout.
+    One pass, a frame at a time (memory does not grow with the clip); the strips are drawn
+    in one worker thread while the main thread decodes and encodes.
+
+    Parameters
+    ----------
+    analysis : Analysis
+        From ``museviz.analysis.analyze``; its file is read again for the pictures.
+    out_path : str or os.PathLike
+        The mp4 to write (H.264 yuv420p + AAC); removed again if rendering fails.
+    rules : sequence of str
+        Rules (names in ``museviz.rules.RULES``, scheduled in ``analysis.schedules``) whose
+        windows are bracketed.
+    shift_ms : float
+        Re-time the audio: > 0 delays it (sound later), < 0 advances it. Samples are padded
+        and dropped so the audio keeps its duration, and the lanes show the shifted audio's
+        features (the clip's features moved, not recomputed) under the same rule windows:
+        what the clip would look like re-timed.
+    layer : int
+        Which layer of ``analysis.whisper.features`` (W, layers, dim) the whisper50 lane shows.
+    progress : callable (fraction, message), optional
+
+    Returns
+    -------
+    Path
+        ``out_path``.
+
+    Raises
+    ------
+    MusevizError
+        For an unknown rule or layer, or a source or destination that cannot be used.
+    """
+    out_path = Path(out_path)
+    report = progress or (lambda _f, _d: None)
+    rules = [rules] if isinstance(rules, str) else list(rules)
+    _check_rules(rules, analysis)
+    _check_layer(analysis, layer)
+    if out_path.exists() and out_path.samefile(analysis.media.path):
+        raise MusevizError(f"{out_path.name} is the video being read: write the overlay to another file")
+    geometry = _geometry(analysis.media.video.width, analysis.media.video.height, len(rules))
+    report(0.0, "Colour-mapping the feature lanes")
+    strip = _Strip(analysis, rules, geometry, shift_ms / 1000, layer)
+    try:
+        _render(analysis, strip, geometry, out_path, shift_ms / 1000, report)
+    except BaseException:
+        out_path.unlink(missing_ok=True)
+        raise
+    report(1.0, "Done")
+    return out_path
+
+
+def _check_rules(rules: list[str], analysis: Analysis) -> None:
+    unknown = [name for name in rules if name not in analysis.schedules]
+    if unknown:
+        raise MusevizError(f"unknown rule {unknown[0]!r}: choose from {', '.join(analysis.schedules)}")
+
+
+def _check_layer(analysis: Analysis, layer: int) -> None:
+    n_layers = analysis.whisper.features.shape[1]
+    if not -n_layers <= layer < n_layers:
+        raise MusevizError(f"whisper50 layer {layer} does not exist: these features have {n_layers} (0 to {n_layers - 1}, or -1 for the last)")
+
+
+# --- Geometry -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    """Where things go in an output frame, in px. The picture sits at (picture_x, 0)."""
+
+    picture_w: int
+    picture_h: int
+    picture_x: int
+    width: int  # of the output frame; even
+    picture_area_h: int  # picture_h rounded up to even
+    strip_h: int  # even
+    unit: float
+
+    @property
+    def height(self) -> int:
+        return self.picture_area_h + self.strip_h
+
+    def px(self, unit_px: float) -> int:
+        """A size given at unit 1, at this output's scale."""
+        return max(1, round(unit_px * self.unit))
+
+
+def _geometry(src_w: int, src_h: int, n_rules: int) -> _Geometry:
+    """Upscale narrow sources (within ``MAX_UPSCALED_HEIGHT``), pad to even, size the strip."""
+    scale = max(1.0, min(MIN_OUTPUT_WIDTH / src_w, MAX_UPSCALED_HEIGHT / src_h))
+    picture_w, picture_h = (src_w, src_h) if scale == 1.0 else (_even(src_w * scale), _even(src_h * scale))
+    width = _even(max(picture_w, MIN_OUTPUT_WIDTH))
+    unit = min(width / UNIT_WIDTH, MAX_UNIT)
+    geometry = _Geometry(picture_w, picture_h, (width - picture_w) // 4 * 2, width, _even(picture_h), 0, unit)  # x even: chroma is half size
+    px = geometry.px
+    strip_h = px(HEADER_H) + px(RULER_H) + 2 * px(LANE_H) + n_rules * (px(BRACKET_ROW_H) + px(TABLE_ROW_H)) + px(TABLE_TOP_PAD) + px(MARGIN)
+    return dataclasses.replace(geometry, strip_h=_even(strip_h))
+
+
+def _even(n: float) -> int:
+    return 2 * math.ceil(round(n, 6) / 2)
+
+
+# --- The strip ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class _Lane:
+    """A stream colour-mapped once for the whole clip.
+
+    ``image`` (lane_h, n_features + 2, 3) uint8 RGB: column ``j + 1`` is feature ``j``;
+    columns 0 and ``n_features + 1`` stand for "no audio" before and after.
+    """
+
+    stream: str
+    label: str
+    image: np.ndarray
+
+    @property
+    def n_features(self) -> int:
+        return self.image.shape[1] - 2
+
+
+@dataclass(frozen=True, eq=False)
+class _Track:
+    """One rule on the strip: its schedule, the chunk shown with each frame (-1: none), and
+    per chunk its window's centre (s) and what happens at its edges."""
+
+    name: str
+    schedule: Schedule
+    rgb: tuple[int, int, int]
+    chunk_of_frame: np.ndarray
+    centre_s: np.ndarray
+    notes: list[str]
+
+
+class _Strip:
+    """Draws the strip under one frame; everything that does not move is prepared here.
+
+    ``draw`` runs in a worker thread while the main thread encodes; it only reads the
+    prepared state, apart from the cache of rendered text.
+    """
+
+    def __init__(self, analysis: Analysis, rules: Sequence[str], geometry: _Geometry, shift_s: float, layer: int):
+        g = self.g = geometry
+        self.times_s = analysis.timeline.frame_times_s
+        self.shift_s = shift_s
+        self.px_per_s = LANE_PX_PER_S * g.unit
+        self.playhead_x = g.width // 2
+        self.column_offsets_s = (np.arange(g.width) - self.playhead_x) / self.px_per_s
+        self.font_scale, self.small_scale = FONT_SCALE * g.unit, SMALL_FONT_SCALE * g.unit
+        self.thickness = max(1, round(g.unit))
+        self.margin, self.row_h, self.table_row_h, self.lane_h = g.px(MARGIN), g.px(BRACKET_ROW_H), g.px(TABLE_ROW_H), g.px(LANE_H)
+        self.fps_text = _fps_text(analysis)
+        self.shift_text = f"audio shifted {shift_s * 1000:+.0f} ms ({'later' if shift_s > 0 else 'earlier'})" if shift_s else ""
+        self.tracks = [_track(name, analysis.schedules[name], len(self.times_s)) for name in rules]
+        self.lanes = [
+            _Lane(MEL80, "mel80  80 Hz", _lane_image(analysis.mel80, self.lane_h, MEL80, robust=True)),
+            _whisper_lane(analysis, layer, self.lane_h),
+        ]
+        self.layout = self._layout()
+        self.table_columns = self._table_columns()
+        self.patches: dict[tuple, np.ndarray] = {}
+        self.lane_labels = {lane.stream: self._patch(lane.label, LABEL_TEXT_RGB, LABEL_BOX_RGB, small=True, pad=g.px(3)) for lane in self.lanes}
+        self.background = self._background()
+
+    def _layout(self) -> dict[str, int]:
+        """Top y of each part of the strip, in strip px."""
+        g = self.g
+        y = g.px(HEADER_H)
+        layout = {"ruler": y, "ruler-base": y + g.px(RULER_H) - g.px(7)}
+        y += g.px(RULER_H)
+        for lane in self.lanes:
+            layout[lane.stream] = y
+            y += self.lane_h
+            layout[lane.stream + "-rows"] = y
+            y += self.row_h * sum(t.schedule.stream == lane.stream for t in self.tracks)
+        layout["lanes-end"] = y
+        layout["table"] = y + g.px(TABLE_TOP_PAD)
+        return layout
+
+    def _background(self) -> np.ndarray:
+        """The parts that never move: background, rule names, table swatches, the ruler's line."""
+        g = self.g
+        strip = np.empty((g.strip_h, g.width, 3), np.uint8)
+        strip[:] = STRIP_RGB
+        strip[self.layout["ruler-base"]] = MUTED_RGB
+        for lane in self.lanes:
+            for row, track in enumerate(self._rows(lane)):
+                top = self.layout[lane.stream + "-rows"] + row * self.row_h
+                self._put(strip, track.name, (self.margin, top + g.px(9)), track.rgb, small=True)
+        for row, track in enumerate(self.tracks):
+            top = self.layout["table"] + row * self.table_row_h
+            swatch = g.px(10)
+            cv2.rectangle(strip, (self.margin, top + g.px(3)), (self.margin + swatch, top + g.px(3) + swatch), track.rgb, -1)
+            self._put(strip, track.name, (self.margin + g.px(16), top + g.px(12)), TEXT_RGB)
+        return strip
+
+    def _rows(self, lane: _Lane) -> list[_Track]:
+        """The tracks bracketed under ``lane``, top to bottom."""
+        return [t for t in self.tracks if t.schedule.stream == lane.stream]
+
+    def draw_i420(self, frame_idx: int) -> np.ndarray:
+        """The strip under frame ``frame_idx`` as flat I420 (Y, then U, then V), ready to stack."""
+        return cv2.cvtColor(self.draw(frame_idx), cv2.COLOR_RGB2YUV_I420).ravel()
+
+    def draw(self, frame_idx: int) -> np.ndarray:
+        """The strip under frame ``frame_idx``: (strip_h, width, 3) uint8 RGB."""
+        t_s = float(self.times_s[frame_idx])
+        strip = self.background.copy()
+        self._header(strip, frame_idx, t_s)
+        self._ruler(strip, t_s)
+        for lane in self.lanes:
+            self._lane(strip, lane, t_s)
+            for row, track in enumerate(self._rows(lane)):
+                self._bracket(strip, track, frame_idx, t_s, self.layout[lane.stream + "-rows"] + row * self.row_h)
+        self._playhead(strip)
+        for row, track in enumerate(self.tracks):
+            self._table_row(strip, track, frame_idx, t_s, self.layout["table"] + row * self.table_row_h)
+        return strip
+
+    def x_of(self, t_s, now_s: float):
+        """Strip x of audio time ``t_s`` (float or array) when the playhead is at ``now_s``."""
+        return self.playhead_x + (t_s - now_s) * self.px_per_s
+
+    def _header(self, strip: np.ndarray, frame_idx: int, t_s: float) -> None:
+        g = self.g
+        text = f"frame {frame_idx} / {len(self.times_s)}    t = {t_s:.3f} s    {self.fps_text}"
+        self._put(strip, text, (self.margin, g.px(15)), TEXT_RGB, cache=False)
+        if self.shift_text:
+            x = g.width - self._text_size(self.shift_text)[0] - self.margin
+            self._put(strip, self.shift_text, (x, g.px(15)), MISSING_RGB)
+
+    def _ruler(self, strip: np.ndarray, t_s: float) -> None:
+        """Seconds labelled every 0.5 s, ticks every 0.1 s, and one tick per video frame below."""
+        g = self.g
+        base = self.layout["ruler-base"]
+        half_span_s = g.width / 2 / self.px_per_s
+        tenths = np.arange(math.floor((t_s - half_span_s) * 10), math.ceil((t_s + half_span_s) * 10) + 1)
+        xs = np.round(self.x_of(tenths / 10, t_s)).astype(np.intp)
+        inside = (xs >= 0) & (xs < g.width)
+        major = tenths % 5 == 0
+        strip[base - g.px(2) : base, xs[inside & ~major]] = MUTED_RGB
+        strip[base - g.px(5) : base, xs[inside & major]] = MUTED_RGB
+        for tenth, x in zip(tenths[major], xs[major]):
+            label = f"{tenth / 10:g} s"
+            self._put(strip, label, (x - self._text_size(label, small=True)[0] // 2, base - g.px(7)), MUTED_RGB, small=True)
+        lo, hi = np.searchsorted(self.times_s, [t_s - half_span_s, t_s + half_span_s])
+        frame_xs = np.round(self.x_of(self.times_s[lo:hi], t_s)).astype(np.intp)
+        strip[base + 1 : base + g.px(5), frame_xs[(frame_xs >= 0) & (frame_xs < g.width)]] = MUTED_RGB
+
+    def _lane(self, strip: np.ndarray, lane: _Lane, t_s: float) -> None:
+        """Resample the lane image around ``t_s`` (nearest feature per column); hatch where no audio."""
+        g = self.g
+        top = self.layout[lane.stream]
+        rate = STREAM_RATES[lane.stream]
+        column_times_s = t_s + self.column_offsets_s
+        feature = np.floor((column_times_s - self.shift_s) * rate + 0.5)
+        # Shifted audio keeps its length: its last features are cut, not moved past the end.
+        feature[np.floor(column_times_s * rate + 0.5) >= lane.n_features] = lane.n_features
+        column = np.clip(feature, -1, lane.n_features).astype(np.intp) + 1
+        out = strip[top : top + self.lane_h]
+        np.take(lane.image, column, axis=1, out=out)
+        silent = (column == 0) | (column == lane.n_features + 1)
+        if silent.any():
+            stripes_x = np.floor(column_times_s[silent] * self.px_per_s).astype(np.intp)
+            stripes = (stripes_x[None, :] + np.arange(self.lane_h)[:, None]) // g.px(HATCH_PERIOD) % 2
+            out[:, silent] = np.asarray(HATCH_RGB, np.uint8)[stripes]
+        label = self.lane_labels[lane.stream]
+        out[: label.shape[0], : label.shape[1]] = label
+
+    def _bracket(self, strip: np.ndarray, track: _Track, frame_idx: int, t_s: float, top: int) -> None:
+        """The window as ``|____|`` under the lane: thick where it reads audio, thin outside it."""
+        g = self.g
+        k = track.chunk_of_frame[frame_idx]
+        if k < 0:
+            return
+        s = track.schedule
+        rate = STREAM_RATES[s.stream]
+        first, last = int(s.raw[k, 0]), int(s.raw[k, -1])
+        x0, x1 = round(self.x_of((first - 0.5) / rate, t_s)), round(self.x_of((last + 0.5) / rate, t_s))
+        bottom = top + self.row_h - g.px(2)
+        if x1 < 0 or x0 >= g.width:
+            offset_s = (first + last) / 2 / rate - t_s
+            text = f"<< window {offset_s:+.2f} s" if x1 < 0 else f"window {offset_s:+.2f} s >>"
+            x = self.table_columns[0] if x1 < 0 else g.width - self._text_size(text, small=True)[0] - self.margin
+            self._put(strip, text, (x, top + g.px(9)), track.rgb, small=True, cache=False)
+            return
+        x0, x1 = max(x0, -1), min(x1, g.width)
+        cv2.line(strip, (x0, bottom), (x1, bottom), track.rgb, 1)
+        inside0, inside1 = max(first, 0) - 0.5, min(last, s.n_valid - 1) + 0.5
+        if inside1 > inside0:
+            a, b = round(self.x_of(inside0 / rate, t_s)), round(self.x_of(inside1 / rate, t_s))
+            cv2.rectangle(strip, (max(a, -1), bottom - g.px(3) + 1), (min(b, g.width), bottom), track.rgb, -1)
+        for x in (x0, x1):
+            cv2.line(strip, (x, top + g.px(1)), (x, bottom), track.rgb, self.thickness)
+
+    def _playhead(self, strip: np.ndarray) -> None:
+        """A white line with black edges through the lanes, black through the rows; a marker on the ruler."""
+        g = self.g
+        x, edge = self.playhead_x, self.thickness
+        top = self.layout["ruler-base"]
+        strip[top : self.layout["lanes-end"], x - edge : x + 2 * edge] = PLAYHEAD_EDGE_RGB
+        for lane in self.lanes:
+            y = self.layout[lane.stream]
+            strip[y : y + self.lane_h, x : x + edge] = PLAYHEAD_RGB
+        size = g.px(5)
+        triangle = np.array([[x - size, top - size], [x + size + edge, top - size], [x + edge // 2, top]], np.int32)
+        cv2.fillConvexPoly(strip, triangle, PLAYHEAD_EDGE_RGB, cv2.LINE_AA)
+
+    def _table_columns(self) -> list[int]:
+        """x of the table's columns (name, chunk, window, centre, edges), from the widest cell each can hold."""
+        widest = [
+            max((f"chunk {t.schedule.n_chunks}" for t in self.tracks), key=len, default=""),
+            max((f"{STREAM_UNITS[t.schedule.stream]} {_digits_like(t.schedule.raw)}..{_digits_like(t.schedule.raw)}" for t in self.tracks), key=len, default=""),
+            max((f"centre {np.nanmax(np.abs(t.schedule.drift_s), initial=0) * -1000:+.0f} ms" for t in self.tracks), key=len, default=""),
+        ]
+        gap = self.g.px(12)
+        x = self.margin + self.g.px(16) + max((self._text_size(t.name)[0] for t in self.tracks), default=0) + gap
+        columns = [x]
+        for cell in widest:
+            x += self._text_size(cell)[0] + gap
+            columns.append(x)
+        return columns
+
+    def _table_row(self, strip: np.ndarray, track: _Track, frame_idx: int, t_s: float, top: int) -> None:
+        k = track.chunk_of_frame[frame_idx]
+        y = top + self.g.px(12)
+        if k < 0:
+            self._put(strip, _missing_text(track.schedule, frame_idx), (self.table_columns[0], y), MISSING_RGB, cache=False)
+            return
+        for x, cell in zip(self.table_columns, _window_cells(track, k, t_s)):
+            self._put(strip, cell, (x, y), TEXT_RGB, cache=False)
+
+    def _text_size(self, text: str, small: bool = False) -> tuple[int, int]:
+        return cv2.getTextSize(text, FONT, self.small_scale if small else self.font_scale, 1 if small else self.thickness)[0]
+
+    def _put(self, strip: np.ndarray, text: str, origin: tuple[int, int], rgb, small: bool = False, cache: bool = True) -> None:
+        """Write ``text`` with its baseline at ``origin``; text that recurs is drawn once and pasted."""
+        if not cache:
+            cv2.putText(strip, text, origin, FONT, self.small_scale if small else self.font_scale, rgb, 1 if small else self.thickness, cv2.LINE_AA)
+            return
+        patch = self._patch(text, rgb, STRIP_RGB, small)
+        x, y = origin[0], origin[1] - patch.shape[0] + self._descent(small)
+        left, right = max(x, 0), min(x + patch.shape[1], strip.shape[1])
+        bottom = min(y + patch.shape[0], strip.shape[0])
+        if right > left and bottom > y >= 0:
+            strip[y:bottom, left:right] = patch[: bottom - y, left - x : right - x]
+
+    def _patch(self, text: str, rgb, background, small: bool, pad: int = 0) -> np.ndarray:
+        """``text`` on ``background`` with ``pad`` px around; its baseline ``_descent + pad`` px above the bottom."""
+        key = (text, rgb, background, small, pad)
+        patch = self.patches.get(key)
+        if patch is None:
+            if len(self.patches) > MAX_TEXT_PATCHES:
+                self.patches.clear()
+            width, height = self._text_size(text, small)
+            patch = np.empty((height + self._descent(small) + 2 * pad, width + 2 * pad, 3), np.uint8)
+            patch[:] = background
+            scale = self.small_scale if small else self.font_scale
+            cv2.putText(patch, text, (pad, pad + height), FONT, scale, rgb, 1 if small else self.thickness, cv2.LINE_AA)
+            self.patches[key] = patch
+        return patch
+
+    def _descent(self, small: bool) -> int:
+        """px below the baseline that a patch keeps, for descenders."""
+        return self.g.px(3 if small else 4)
+
+
+def _track(name: str, schedule: Schedule, n_frames: int) -> _Track:
+    """A rule's schedule, looked up per frame as ``chunk_for_frame`` does (the first chunk)."""
+    chunk_of_frame = np.full(n_frames, -1, np.int64)
+    shown = np.flatnonzero((schedule.source_frame >= 0) & (schedule.source_frame < n_frames))
+    frames, first = np.unique(schedule.source_frame[shown], return_index=True)
+    chunk_of_frame[frames] = shown[first]
+    flags = [
+        (schedule.clamped, "edge-clamped"),
+        (schedule.zero_padded, "zero-padded"),
+        (schedule.pinned, "pinned to end"),
+        (schedule.past_audio, "past audio"),
+        (schedule.dropped, "skipped"),
+    ]
+    notes = [", ".join(note for flag, note in flags if flag[k]) for k in range(schedule.n_chunks)]
+    return _Track(name, schedule, rule_rgb(name), chunk_of_frame, schedule.centre_s, notes)
+
+
+def _digits_like(values: np.ndarray) -> str:
+    """A number as wide as the widest in ``values``, for sizing a column."""
+    return "-" * bool(values.min(initial=0) < 0) + "8" * len(str(abs(values).max(initial=0)))
+
+
+def _window_cells(track: _Track, k: int, t_s: float) -> tuple[str, str, str, str]:
+    """``chunk 12``, ``tokens 20..29``, ``centre +10 ms`` (window centre minus frame time), edges."""
+    s = track.schedule
+    drift_ms = (float(track.centre_s[k]) - t_s) * 1000
+    return f"chunk {k}", f"{STREAM_UNITS[s.stream]} {s.raw[k, 0]}..{s.raw[k, -1]}", f"centre {drift_ms:+.0f} ms", track.notes[k]
+
+
+def _missing_text(s: Schedule, frame_idx: int) -> str:
+    """Why no chunk goes with this frame."""
+    if s.exit_frame is not None and frame_idx >= s.exit_frame:
+        return f"no chunk: the process exits at frame {s.exit_frame}"
+    if s.error and not s.n_chunks:
+        return "no chunk: " + s.error.split(":")[0]
+    shown = s.source_frame[s.source_frame >= 0]
+    if len(shown) and frame_idx > shown.max():
+        return f"no chunk: its {s.n_chunks} chunks end at frame {shown.max()} (audio ends)"
+    return "no chunk shows this frame"
+
+
+def _fps_text(analysis: Analysis) -> str:
+    video = analysis.media.video
+    rate = video.fps_fraction
+    if video.vfr:
+        return f"variable frame rate (average {float(rate):.3f} fps)"
+    exact = f"{rate.numerator}/{rate.denominator}" if rate.denominator != 1 else f"{rate.numerator}"
+    return f"{float(rate):.3f} fps ({exact})" if rate.denominator != 1 else f"{exact} fps"
+
+
+def _whisper_lane(analysis: Analysis, layer: int, lane_h: int) -> _Lane:
+    """whisper50 at ``layer``: encoder states per dimension, or the log-mel fallback."""
+    w = analysis.whisper
+    features = w.features[:, layer, :].T  # (dim, W)
+    n_layers = w.features.shape[1]
+    if w.source == SOURCE_FALLBACK:
+        label = f"whisper50  50 Hz  {SOURCE_FALLBACK}: no Whisper weights"
+        return _Lane(WHISPER50, label, _lane_image(features, lane_h, WHISPER50, robust=True))
+    label = f"whisper50  50 Hz  {w.model or 'encoder'} layer {layer % n_layers} of 0..{n_layers - 1}"
+    return _Lane(WHISPER50, label, _lane_image(features, lane_h, WHISPER50, robust=False))
+
+
+def _lane_image(features: np.ndarray, lane_h: int, stream: str, robust: bool) -> np.ndarray:
+    """Colour-map (dim, n) features to a (lane_h, n + 2, 3) uint8 lane, dimension 0 at the bottom.
+
+    ``robust``: one colour range for the whole array (its percentiles), for spectrograms;
+    otherwise each dimension is z-scored, for encoder states whose dimensions differ in scale.
+    """
+    values = np.asarray(features, np.float32)
+    if values.size and robust:
+        lo, hi = np.percentile(values, ROBUST_PERCENTILES)
+        unit = (values - lo) / max(hi - lo, 1e-6)
+    elif values.size:
+        z = (values - values.mean(axis=1, keepdims=True)) / (values.std(axis=1, keepdims=True) + 1e-6)
+        unit = (z + ENCODER_Z_RANGE) / (2 * ENCODER_Z_RANGE)
+    else:
+        unit = values
+    rows = _rows_to_height(unit, lane_h)[::-1]
+    levels = np.round(np.clip(rows, 0, 1) * 255).astype(np.uint8)
+    lut = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], LANE_COLORMAPS[stream])[:, 0, ::-1]
+    image = np.zeros((lane_h, levels.shape[1] + 2, 3), np.uint8)
+    image[:, 1:-1] = lut[levels]
+    return image
+
+
+def _rows_to_height(values: np.ndarray, height: int) -> np.ndarray:
+    """(dim, n) -> (height, n): rows averaged in groups, or repeated, to fill ``height``."""
+    dim = values.shape[0]
+    if dim == 0:
+        return np.zeros((height, values.shape[1]), np.float32)
+    starts = np.arange(height) * dim // height
+    counts = np.maximum(np.diff(np.append(starts, dim)), 1)
+    return np.add.reduceat(values, starts, axis=0) / counts[:, None]
+
+
+# --- Encoding -------------------------------------------------------------------------
+
+
+def _render(analysis: Analysis, strip: _Strip, g: _Geometry, out_path: Path, shift_s: float, report: Progress) -> None:
+    """One pass over the source: decode, draw, encode and mux, a frame at a time."""
+    media = analysis.media
+    pts_to_idx = {int(p): i for i, p in enumerate(media.video.frame_pts)}
+    n_frames = media.video.n_frames
+    every = max(1, n_frames // 100)
+    try:
+        source = av.open(media.path)
+    except (av.FFmpegError, OSError) as exc:
+        raise MusevizError(f"{os.path.basename(media.path)} cannot be read again for the overlay ({exc})") from None
+    try:
+        output = av.open(str(out_path), "w", format="mp4", options=MP4_OPTIONS)
+    except (av.FFmpegError, OSError) as exc:
+        source.close()
+        raise MusevizError(f"cannot write {out_path}: {getattr(exc, 'strerror', None) or exc}") from None
+    with source, output:
+        in_video = source.streams.video[0]
+        in_video.thread_type = "AUTO"
+        in_audio = source.streams.audio[0] if source.streams.audio else None
+        out_video = _add_video_stream(output, in_video, g)
+        audio = _AudioTrack(output, in_audio, shift_s) if in_audio is not None else None
+        done = 0
+        with _StripsAhead(strip) as strips:
+            for packet in source.demux([in_video] + ([in_audio] if in_audio else [])):
+                if packet.stream.type == "audio":
+                    audio.feed(packet)
+                    continue
+                for frame in _decode(packet):
+                    frame_idx = pts_to_idx.get(frame.pts, done if frame.pts is None else None)
+                    if frame_idx is None:
+                        continue
+                    out_frame = _compose(frame, strips.get(frame_idx), g)
+                    out_frame.pts = int(media.video.frame_pts[frame_idx])
+                    out_frame.time_base = in_video.time_base
+                    output.mux(out_video.encode(out_frame))
+                    done += 1
+                    if done % every == 0:
+                        report(done / n_frames, f"Rendering frame {done} of {n_frames}")
+        output.mux(out_video.encode())
+        if audio is not None:
+            audio.finish()
+
+
+class _StripsAhead:
+    """Draws the strips of the next ``STRIPS_AHEAD`` frames in a worker thread.
+
+    The encoder releases the GIL, so drawing overlaps encoding; frames arrive in display
+    order, so the strips wanted next are known.
+    """
+
+    def __init__(self, strip: _Strip):
+        self.strip = strip
+        self.n_frames = len(strip.times_s)
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="museviz-strip")
+        self.pending: dict[int, Future] = {}
+
+    def get(self, frame_idx: int) -> np.ndarray:
+        for stale in [i for i in self.pending if i < frame_idx]:
+            self.pending.pop(stale).cancel()
+        for i in range(frame_idx, min(frame_idx + STRIPS_AHEAD, self.n_frames)):
+            if i not in self.pending:
+                self.pending[i] = self.pool.submit(self.strip.draw_i420, i)
+        return self.pending.pop(frame_idx).result()
+
+    def __enter__(self) -> _StripsAhead:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for future in self.pending.values():
+            future.cancel()
+        self.pool.shutdown(wait=True)
+
+
+def _decode(packet) -> list:
+    try:
+        return packet.decode()
+    except av.FFmpegError:
+        return []  # a damaged stretch: its frames are skipped, as in museviz.media
+
+
+def _add_video_stream(output, in_video, g: _Geometry):
+    """libx264 in the source's time base, so every pts is kept as it is."""
+    rate = in_video.average_rate or in_video.guessed_rate or Fraction(25)
+    stream = output.add_stream(VIDEO_CODEC, rate=rate, options=dict(VIDEO_OPTIONS))
+    stream.width, stream.height, stream.pix_fmt = g.width, g.height, VIDEO_PIX_FMT
+    stream.time_base = in_video.time_base
+    stream.codec_context.time_base = in_video.time_base
+    stream.codec_context.thread_type = "AUTO"
+    return stream
+
+
+def _compose(frame: av.VideoFrame, strip_i420: np.ndarray, g: _Geometry) -> av.VideoFrame:
+    """The source picture's YUV planes as they are (scaled only to upscale), the strip below."""
+    if frame.format.name != VIDEO_PIX_FMT or (frame.width, frame.height) != (g.picture_w, g.picture_h):
+        frame = frame.reformat(width=g.picture_w, height=g.picture_h, format=VIDEO_PIX_FMT)
+    out = av.VideoFrame(g.width, g.height, VIDEO_PIX_FMT)
+    bordered = (g.picture_w, g.picture_h) != (g.width, g.picture_area_h)
+    strip_planes = _i420_planes(strip_i420, g.width, g.strip_h)
+    for shift, black, out_plane, picture_plane, strip_plane in zip((0, 1, 1), (16, 128, 128), out.planes, frame.planes, strip_planes):
+        target, picture = _plane_array(out_plane), _plane_array(picture_plane)
+        top, x = g.picture_area_h >> shift, g.picture_x >> shift
+        target[top:] = strip_plane
+        if bordered:  # black around a narrow picture, and in its 1 px pad
+            target[:top] = black
+        target[: picture.shape[0], x : x + picture.shape[1]] = picture
+    return out
+
+
+def _plane_array(plane) -> np.ndarray:
+    """A (height, width) uint8 view of a frame plane, without its row padding."""
+    return np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
+
+
+def _i420_planes(buffer: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Views of the Y (height, width), U and V (height / 2, width / 2) planes of a flat I420 buffer."""
+    luma, chroma = width * height, width * height // 4
+    return (
+        buffer[:luma].reshape(height, width),
+        buffer[luma : luma + chroma].reshape(height // 2, width // 2),
+        buffer[luma + chroma :].reshape(height // 2, width // 2),
+    )
+
+
+class _AudioTrack:
+    """The source audio into the output: packets copied, or decoded, shifted and re-encoded.
+
+    A delay puts ``shift`` zero samples first and cuts as many at the end; an advance drops
+    samples at the start and pads zeros at the end. Either way the track starts where the
+    source's did and keeps its length. At most ``shift`` samples wait in ``pending``.
+    """
+
+    def __init__(self, output, in_audio, shift_s: float):
+        ctx = in_audio.codec_context
+        self.output = output
+        self.copy = shift_s == 0 and ctx.name in COPYABLE_AUDIO_CODECS
+        if self.copy:
+            self.stream = output.add_stream_from_template(in_audio)
+            return
+        self.rate, self.channels = ctx.sample_rate, ctx.channels
+        # A layout without a name ("1 channels": PCM from AVI) becomes the usual one for its channel count.
+        self.layout = av.AudioLayout(f"{self.channels}c").name if ctx.layout.name.endswith("channels") else ctx.layout.name
+        self.stream = output.add_stream(AUDIO_CODEC, rate=self.rate, layout=self.layout)
+        self.stream.bit_rate = AUDIO_BIT_RATE * self.channels
+        self.resampler = av.AudioResampler(format="fltp", layout=self.layout, rate=self.rate)
+        shift = round(shift_s * self.rate)  # samples
+        self.to_drop = max(-shift, 0)
+        self.pending = np.zeros((self.channels, max(shift, 0)), np.float32)
+        self.read = 0  # source samples decoded
+        self.written = 0  # samples encoded; never more than read
+        self.start = None  # pts of the first sample, in 1 / rate
+
+    def feed(self, packet) -> None:
+        if self.copy:
+            if packet.dts is not None:  # not the demuxer's empty flush packet
+                packet.stream = self.stream
+                self.output.mux(packet)
+            return
+        for frame in _decode(packet):
+            if self.start is None:
+                self.start = round(frame.time * self.rate) if frame.time is not None else 0
+            for resampled in self.resampler.resample(frame):
+                self._take(resampled.to_ndarray())
+
+    def finish(self) -> None:
+        if self.copy:
+            return
+        for resampled in self.resampler.resample(None):
+            self._take(resampled.to_ndarray())
+        self._encode(np.zeros((self.channels, self.read - self.written), np.float32))
+        self.output.mux(self.stream.encode(None))
+
+    def _take(self, samples: np.ndarray) -> None:
+        """Source samples (channels, n), in order."""
+        self.read += samples.shape[1]
+        dropped = min(self.to_drop, samples.shape[1])
+        self.to_drop -= dropped
+        queue = np.concatenate([self.pending, samples[:, dropped:]], axis=1)
+        ready = self.read - self.written
+        self.pending = queue[:, ready:]
+        self._encode(queue[:, :ready])
+
+    def _encode(self, samples: np.ndarray) -> None:
+        if not samples.shape[1]:
+            return
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples, np.float32), format="fltp", layout=self.layout)
+        frame.sample_rate = self.rate
+        frame.pts = (self.start or 0) + self.written
+        frame.time_base = Fraction(1, self.rate)
+        self.written += samples.shape[1]
+        self.output.mux(self.stream.encode(frame))

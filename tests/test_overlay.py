@@ -1,0 +1,147 @@
+"""The overlay video keeps the source's frames, frame times and audio, and says what each rule reads."""
+
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from museviz import overlay
+from museviz.analysis import Options, analyze
+from museviz.errors import MusevizError
+from museviz.media import SAMPLE_RATE, read_media
+from museviz.overlay import render_overlay
+from museviz.synth import vfr_times
+
+SECONDS = 2.0
+
+
+def audio_packets(path) -> list[bytes]:
+    with av.open(str(path)) as container:
+        return [bytes(p) for p in container.demux(audio=0) if p.size]
+
+
+def decoded_video(path) -> tuple[int, str, str, tuple[int, int]]:
+    """(frames decoded, codec, pixel format, (width, height)) of the first video stream."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        n_frames = sum(1 for _ in container.decode(stream))
+        return n_frames, stream.codec_context.name, stream.codec_context.pix_fmt, (stream.width, stream.height)
+
+
+def lag_samples(reference: np.ndarray, shifted: np.ndarray) -> int:
+    """How many samples later ``shifted`` plays ``reference`` (cross-correlation peak)."""
+    n = len(reference) + len(shifted)
+    spectrum = np.fft.rfft(shifted, n) * np.conj(np.fft.rfft(reference, n))
+    correlation = np.fft.irfft(spectrum, n)
+    lag = int(np.argmax(correlation))
+    return lag if lag < n // 2 else lag - n
+
+
+@pytest.mark.parametrize(
+    "name, fields",
+    [
+        ("ov25.mp4", dict(fps=Fraction(25))),
+        ("ov2997.mp4", dict(fps=Fraction(30000, 1001))),
+        ("ovvfr.mp4", dict(frame_times_s=vfr_times(SECONDS))),
+    ],
+    ids=["25fps", "29.97fps", "vfr"],
+)
+def test_overlay_has_the_source_frame_count_every_frame_time_and_its_audio_packets(clips, tmp_path, name, fields):
+    source = analyze(clips(name, duration_s=SECONDS, **fields), Options())
+    out = render_overlay(source, tmp_path / "overlay.mp4")
+
+    result = read_media(out)
+    assert result.video.n_frames == source.media.video.n_frames
+    assert result.video.time_base == source.media.video.time_base
+    np.testing.assert_array_equal(result.video.frame_pts, source.media.video.frame_pts)
+    np.testing.assert_array_equal(result.video.frame_times_s, source.media.video.frame_times_s)
+    assert result.video.vfr == source.media.video.vfr
+    assert audio_packets(out) == audio_packets(source.media.path)
+    assert abs(result.audio.duration_s - source.media.audio.duration_s) <= 1024 / source.media.audio.sample_rate
+    assert decoded_video(out)[:3] == (source.media.video.n_frames, "h264", "yuv420p")
+
+
+def test_odd_161x121_source_is_padded_to_even_yuv420p_and_decodes(clips, tmp_path):
+    source = analyze(clips("odd.mp4", duration_s=SECONDS, size=(161, 121)), Options())
+    out = render_overlay(source, tmp_path / "odd-overlay.mp4")
+
+    n_frames, codec, pix_fmt, (width, height) = decoded_video(out)
+    assert (n_frames, codec, pix_fmt) == (source.media.video.n_frames, "h264", "yuv420p")
+    assert width % 2 == 0 and height % 2 == 0
+    assert width >= overlay.MIN_OUTPUT_WIDTH  # a small source is upscaled so the strip stays legible
+
+
+@pytest.mark.parametrize("shift_ms", [120.0, -120.0])
+def test_shift_moves_the_audio_by_that_much_and_keeps_its_duration(clips, tmp_path, shift_ms):
+    source = analyze(clips("shift.mp4", duration_s=SECONDS), Options())
+    out = render_overlay(source, tmp_path / "shifted.mp4", shift_ms=shift_ms)
+
+    result = read_media(out)
+    lag_ms = lag_samples(source.media.audio_16k, result.audio_16k) / SAMPLE_RATE * 1000
+    assert lag_ms == pytest.approx(shift_ms, abs=1.0)
+    assert abs(result.audio.duration_s - source.media.audio.duration_s) <= 1024 / source.media.audio.sample_rate
+    np.testing.assert_array_equal(result.video.frame_times_s, source.media.video.frame_times_s)
+
+
+def test_shifted_44100_stereo_audio_is_reencoded_at_its_own_rate_and_layout(clips, tmp_path):
+    source = analyze(clips("stereo44k.mp4", duration_s=SECONDS, audio_rate=44100, audio_channels=2), Options())
+    result = read_media(render_overlay(source, tmp_path / "stereo.mp4", shift_ms=40))
+
+    assert (result.audio.codec, result.audio.sample_rate, result.audio.channels) == ("aac", 44100, 2)
+    assert abs(result.audio.duration_s - source.media.audio.duration_s) <= 1024 / 44100
+
+
+def test_unknown_rule_is_one_sentence_and_writes_nothing(clips, tmp_path):
+    source = analyze(clips("ov25.mp4", duration_s=SECONDS), Options())
+    with pytest.raises(MusevizError, match="unknown rule 'musetalk-v2'"):
+        render_overlay(source, tmp_path / "never.mp4", rules=["exact", "musetalk-v2"])
+    assert not (tmp_path / "never.mp4").exists()
+
+
+def test_missing_whisper_layer_is_a_museviz_error(clips, tmp_path):
+    source = analyze(clips("ov25.mp4", duration_s=SECONDS), Options())
+    assert source.whisper.source == "logmel-pool"  # one layer only
+    with pytest.raises(MusevizError, match="layer 3 does not exist"):
+        render_overlay(source, tmp_path / "never.mp4", layer=3)
+
+
+def test_a_failed_render_removes_its_partial_file(clips, tmp_path, monkeypatch):
+    source = analyze(clips("ov25.mp4", duration_s=SECONDS), Options())
+
+    def fail(*_args):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(overlay, "_compose", fail)
+    with pytest.raises(RuntimeError):
+        render_overlay(source, tmp_path / "partial.mp4")
+    assert not (tmp_path / "partial.mp4").exists()
+
+
+def test_wav2lips_missing_tail_frames_say_no_chunk(clips):
+    source = analyze(clips("ov25.mp4", duration_s=SECONDS), Options())
+    wav2lip = source.schedules["wav2lip"]
+    last_frame = source.media.video.n_frames - 1
+    assert wav2lip.n_chunks < source.media.video.n_frames  # about 25 D - 3 chunks
+
+    track = overlay._track("wav2lip", wav2lip, source.media.video.n_frames)
+    assert track.chunk_of_frame[last_frame] == -1
+    assert overlay._missing_text(wav2lip, last_frame).startswith("no chunk")
+
+
+def test_progress_reaches_one(clips, tmp_path):
+    source = analyze(clips("ov25.mp4", duration_s=SECONDS), Options())
+    seen = []
+    render_overlay(source, tmp_path / "progress.mp4", rules=["exact"], progress=lambda f, _message: seen.append(f))
+    assert seen[0] == 0.0 and seen[-1] == 1.0 and seen == sorted(seen)
+
+
+def test_encoder_features_render_the_chosen_layer_and_label_it(clips, tmp_path, whisper_checkpoint):
+    source = analyze(clips("ov25.mp4", duration_s=SECONDS), Options(whisper_checkpoint=whisper_checkpoint))
+    assert source.whisper.source == "whisper-encoder" and source.whisper.features.shape[1] == 5
+
+    lane = overlay._whisper_lane(source, 2, 48)
+    assert "layer 2 of 0..4" in lane.label
+    assert lane.image.shape == (48, source.whisper.features.shape[0] + 2, 3)
+    out = render_overlay(source, tmp_path / "encoder.mp4", rules=["exact"], layer=2)
+    assert decoded_video(out)[0] == source.media.video.n_frames
