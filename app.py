@@ -3,9 +3,7 @@ the audio features, inspect one frame, or learn the rules with no upload.
 
     python app.py            # GRADIO_SERVER_NAME / GRADIO_SERVER_PORT choose where it listens
 
-Limits (environment): MUSEVIZ_MAX_UPLOAD_MB (default 200), MUSEVIZ_CONCURRENCY (analyses at
-once, default 2), MUSEVIZ_QUEUE_SIZE (default 64), MUSEVIZ_WHISPER_CHECKPOINT (a checkpoint the
-server offers besides the openai-whisper names).
+Limits and settings come from the environment: see museviz/config.py and the README.
 """
 
 import os
@@ -17,6 +15,7 @@ os.environ.setdefault("GRADIO_TEMP_DIR", os.path.join(tempfile.gettempdir(), "mu
 import gradio as gr  # noqa: E402  (GRADIO_TEMP_DIR must be set before gradio is imported)
 
 from museviz import webapp  # noqa: E402
+from museviz.config import CONCURRENCY, MAX_UPLOAD_MB, QUEUE_SIZE  # noqa: E402
 from museviz.plots import DEFAULT_PLOT_RULES  # noqa: E402
 from museviz.rules import RULES  # noqa: E402
 
@@ -28,9 +27,6 @@ EXAMPLES = [
     ("audio_short.mp4", "Audio shorter than video"),
     ("vfr.mp4", "Variable frame rate"),
 ]
-MAX_UPLOAD_MB = int(os.environ.get("MUSEVIZ_MAX_UPLOAD_MB", "200"))
-CONCURRENCY = int(os.environ.get("MUSEVIZ_CONCURRENCY", "2"))
-QUEUE_SIZE = int(os.environ.get("MUSEVIZ_QUEUE_SIZE", "64"))
 CACHE_CLEANUP = (3600, 3600)  # every hour, delete uploads and results older than an hour
 CSS = (Path(__file__).parent / "museviz" / "webapp.css").read_text()
 

@@ -21,10 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from museviz.mel80 import n_mel_frames
+from museviz.grid import n_mel_frames, n_tokens
 from museviz.plots import drift_figure, edges_figure, features_figure, figure_png, frame_figure, mapping_figure, timeline_figure
 from museviz.rules import Timeline, schedule_all
-from museviz.whisper50 import n_tokens
 
 SAMPLE_RATE = 16000
 NTSC = float(Fraction(30000, 1001))

@@ -66,10 +66,10 @@ def analyze(path: str | os.PathLike, options: Options = Options(), progress: Pro
     report = progress or (lambda _f, _d: None)
     if options.fps is not None and not (0 < options.fps < 1000):
         raise MusevizError(f"--fps {options.fps:g} is not a frame rate: give a number between 0 and 1000")
-    report(0.0, "Loading the Whisper encoder")
-    encoder = load_encoder(options.whisper_checkpoint, options.whisper_model)
-    report(0.1, "Reading frame times and audio")
+    report(0.0, "Reading frame times and audio")
     media = read_media(path)
+    report(0.1, "Loading the Whisper encoder")
+    encoder = load_encoder(options.whisper_checkpoint, options.whisper_model)
     timeline = Timeline(
         frame_times_s=media.video.frame_times_s,
         fps=options.fps or media.video.fps,

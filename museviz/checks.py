@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from museviz.grid import TOKENS_PER_SECOND
 from museviz.media import SAMPLE_RATE, Media
 from museviz.rules import Schedule, Timeline, schedule_all
 from museviz.sync import KEEP_MAX_OFFSET_FRAMES, SyncResult
-from museviz.whisper50 import TOKENS_PER_SECOND
 
 OK, INFO, WARN, ERROR = "ok", "info", "warn", "error"
 LEVELS = (OK, INFO, WARN, ERROR)

@@ -11,15 +11,11 @@ import shutil
 import sys
 from pathlib import Path
 
-from museviz.analysis import Analysis, Options, analyze
-from museviz.audit import AuditSettings, ProgressBar, run_audit, summary_text
 from museviz.checks import DEFAULT_DURATION_TOLERANCE_S
+from museviz.config import CHECKPOINT_ENV, DEFAULT_MODEL, env_checkpoint
 from museviz.errors import MusevizError
-from museviz.overlay import render_overlay
-from museviz.plots import save_plots
-from museviz.report import write_report
+from museviz.media import check_video
 from museviz.sync import KEEP_MAX_OFFSET_FRAMES, KEEP_MIN_CONFIDENCE, parse_roi
-from museviz.whisper50 import CHECKPOINT_ENV, DEFAULT_MODEL
 
 EXIT_BAD_INPUT = 2
 OVERLAY_NAME = "overlay.mp4"
@@ -40,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("video", help="the video file (mp4, mov, webm, mkv, avi)")
     a.add_argument("--out", required=True, metavar="DIR", help="folder for the results (created if missing)")
     a.add_argument(
-        "--whisper-checkpoint", metavar="PATH", default=os.environ.get(CHECKPOINT_ENV) or None,
+        "--whisper-checkpoint", metavar="PATH", default=env_checkpoint(),
         help=f"a Whisper checkpoint in openai-whisper's format (default: ${CHECKPOINT_ENV})",
     )
     a.add_argument("--whisper-model", default=DEFAULT_MODEL, metavar="NAME", help=f"openai-whisper model name (default {DEFAULT_MODEL})")
@@ -95,6 +91,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _analyze(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: torch and matplotlib take seconds to load, and a
+    # usage error should not wait for them.
+    check_video(args.video)
+    from museviz.analysis import Options, analyze
+    from museviz.overlay import render_overlay
+    from museviz.plots import save_plots
+    from museviz.report import write_report
+
     options = Options(
         fps=args.fps,
         duration_tolerance_s=args.duration_tolerance,
@@ -128,13 +132,15 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
+    from museviz.audit import AuditSettings, ProgressBar, run_audit, summary_text
+
     settings = AuditSettings(args.duration_tolerance, args.max_offset, args.min_confidence, args.roi)
     result = run_audit(args.folder, args.out, settings, workers=args.workers, scheduler=args.scheduler, progress=ProgressBar())
     print(summary_text(result))
     return 0
 
 
-def summary(analysis: Analysis) -> str:
+def summary(analysis) -> str:
     """A short human account: the clip, the features, chunk counts, and the checks."""
     v, a = analysis.media.video, analysis.media.audio
     fraction = f"{v.fps_fraction.numerator}/{v.fps_fraction.denominator}"

@@ -162,6 +162,17 @@ def iter_frames(media: Media, size: tuple[int, int] | None = None) -> Iterator[t
             yield frame_idx, reformatter.reformat(frame, width, height, format="rgb24").to_ndarray()
 
 
+def check_video(path: str | os.PathLike) -> None:
+    """Raise ``MusevizError`` unless ``path`` opens as a container with a video track.
+
+    Costs only opening the file: interfaces call it before loading anything heavy.
+    """
+    path = os.fspath(path)
+    with _open(path) as container:
+        if not container.streams.video:
+            raise MusevizError(f"{os.path.basename(path)} has no video track: museviz needs a video with pictures")
+
+
 def read_frame(media: Media, frame_idx: int) -> np.ndarray | None:
     """Decode one frame as (height, width, 3) uint8 RGB, seeking to the keyframe before it.
 

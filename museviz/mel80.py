@@ -9,12 +9,11 @@ from functools import lru_cache
 
 import librosa
 import numpy as np
-from scipy.signal import lfilter
 
+from museviz.grid import MEL80_HOP_LENGTH as HOP_LENGTH
 from museviz.media import SAMPLE_RATE
 
 N_FFT = 800  # samples: 50 ms window
-HOP_LENGTH = 200  # samples: 12.5 ms between frames
 N_MELS = 80
 FMIN_HZ = 55
 FMAX_HZ = 7600
@@ -22,13 +21,7 @@ PREEMPHASIS = 0.97
 REF_LEVEL_DB = 20
 MIN_LEVEL_DB = -100
 MAX_ABS_VALUE = 4.0  # the spectrogram is scaled to [-4, 4]
-FRAMES_PER_SECOND = SAMPLE_RATE / HOP_LENGTH  # 80 mel frames per second
 BLOCK_FRAMES = 4096  # STFT frames transformed at once: 51 s of audio, about 40 MB of work arrays
-
-
-def n_mel_frames(n_samples: int) -> int:
-    """``M = 1 + N // 200``: a centred STFT has one frame per hop plus one."""
-    return 1 + n_samples // HOP_LENGTH
 
 
 def mel80(audio_16k: np.ndarray) -> np.ndarray:
@@ -47,13 +40,18 @@ def mel80(audio_16k: np.ndarray) -> np.ndarray:
     -------
     np.ndarray, shape (80, 1 + N // 200), float32
     """
-    emphasised = audio_16k.astype(np.float64)
-    if len(emphasised):
-        emphasised = lfilter([1.0, -PREEMPHASIS], [1.0], emphasised)
+    emphasised = _preemphasis(audio_16k.astype(np.float64))
     mel = _mel_magnitude(emphasised)
     level_db = 20.0 * np.log10(np.maximum(1e-5, mel)) - REF_LEVEL_DB
     scaled = 2 * MAX_ABS_VALUE * (level_db - MIN_LEVEL_DB) / -MIN_LEVEL_DB - MAX_ABS_VALUE
     return np.clip(scaled, -MAX_ABS_VALUE, MAX_ABS_VALUE).astype(np.float32)
+
+
+def _preemphasis(wav: np.ndarray) -> np.ndarray:
+    """``lfilter([1, -0.97], [1], wav)``, a two-tap FIR: ``y[n] = x[n] - 0.97 x[n - 1]``."""
+    out = wav.copy()
+    out[1:] -= PREEMPHASIS * wav[:-1]
+    return out
 
 
 def _mel_magnitude(signal: np.ndarray) -> np.ndarray:

@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from museviz.mel80 import FRAMES_PER_SECOND as MEL_PER_SECOND
-from museviz.mel80 import n_mel_frames
+from museviz.grid import MEL80_PER_SECOND as MEL_PER_SECOND
+from museviz.grid import TOKENS_PER_SECOND, n_mel_frames, n_tokens
 from museviz.media import SAMPLE_RATE
-from museviz.whisper50 import TOKENS_PER_SECOND, n_tokens
 
 WHISPER50 = "whisper50"
 MEL80 = "mel80"

@@ -41,9 +41,8 @@ from museviz.plots import (
 )
 from museviz.report import report_dict, write_report
 from museviz.rules import RULES, Timeline, schedule_all
-from museviz.whisper50 import CHECKPOINT_ENV, DEFAULT_MODEL
+from museviz.config import CACHE_SIZE, CHECKPOINT_ENV, DEFAULT_MODEL, env_checkpoint
 
-CACHE_SIZE = int(os.environ.get("MUSEVIZ_CACHE_SIZE", "4"))  # analyses kept for the Inspect tab
 WORK_ROOT = Path(tempfile.gettempdir()) / "museviz-work"
 WHISPER_CHOICES = ("tiny", "base", "small")  # sizes a shared CPU server can hold at once
 LEARN_FPS_CHOICES = ("15", "23.976", "24", "25", "29.97", "30", "48", "50", "59.94", "60")
@@ -104,7 +103,7 @@ def _recall(key: str | None) -> _Session:
 
 def checkpoint_choices() -> list[str]:
     """The Whisper models offered: openai-whisper names, and the server's own checkpoint if set."""
-    own = os.environ.get(CHECKPOINT_ENV)
+    own = env_checkpoint()
     return ([own] if own else []) + list(WHISPER_CHOICES)
 
 

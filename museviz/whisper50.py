@@ -22,17 +22,13 @@ import torch
 import whisper
 from whisper.audio import HOP_LENGTH, N_FRAMES
 
+from museviz.config import CHECKPOINT_ENV, DEFAULT_MODEL, offline
 from museviz.errors import MusevizError
-from museviz.media import SAMPLE_RATE
+from museviz.grid import MEL_FRAMES_PER_TOKEN, WHISPER_HOP_LENGTH, n_tokens
 
-MEL_FRAMES_PER_TOKEN = 2  # the encoder's second convolution has stride 2
-SAMPLES_PER_TOKEN = HOP_LENGTH * MEL_FRAMES_PER_TOKEN  # 320 samples: 20 ms
-TOKENS_PER_SECOND = SAMPLE_RATE / SAMPLES_PER_TOKEN  # 50 tokens per second
+assert HOP_LENGTH == WHISPER_HOP_LENGTH, "openai-whisper changed its hop length"
 SEGMENT_MEL_FRAMES = N_FRAMES  # 3000 mel frames: one 30 s encoder input
 SEGMENTS_PER_BATCH = 4  # encoder inputs per forward pass; bounds memory on long clips
-DEFAULT_MODEL = "tiny"  # MuseTalk's encoder
-CHECKPOINT_ENV = "MUSEVIZ_WHISPER_CHECKPOINT"
-OFFLINE_ENV = "MUSEVIZ_OFFLINE"  # set to 1 to never try a download
 DOWNLOAD_PROBE_TIMEOUT_S = 3.0
 SOURCE_ENCODER = "whisper-encoder"
 SOURCE_FALLBACK = "logmel-pool"
@@ -60,11 +56,6 @@ class Encoder:
     model: whisper.Whisper | None
     label: str | None
     warning: str | None = None
-
-
-def n_tokens(n_samples: int) -> int:
-    """``W = N // 320``: tokens of audio with ``n_samples`` samples at 16 kHz."""
-    return n_samples // SAMPLES_PER_TOKEN
 
 
 def log_mel(audio_16k: np.ndarray, n_mels: int = 80) -> torch.Tensor:
@@ -208,7 +199,7 @@ def _in_cache(model_name: str) -> bool:
 
 def _download_possible(model_name: str) -> bool:
     """A quick reachability probe, so that an offline machine falls back at once."""
-    if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
+    if offline():
         return False
     host = urllib.parse.urlparse(whisper._MODELS[model_name]).hostname
     try:

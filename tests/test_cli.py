@@ -29,22 +29,26 @@ def test_analyze_writes_report_and_features(clips, tmp_path, whisper_checkpoint)
         n = report["audio"]["n_samples_16k"]
         assert f["whisper50"].shape == (n // 320, 5, 384) and f["mel80"].shape == (80, 1 + n // 200)
         assert f["audio_16k"].shape == (n,) and f["frame_times_s"].dtype == np.float64
-    assert sorted(p.name for p in out.iterdir()) == ["features.npz", "report.json"]
+    assert report["sync"]["method"] and report["sync"]["offset_frames"] == 0
+    expected = ["drift.png", "edges.png", "features.npz", "features.png", "frame.png", "mapping.png", "overlay.mp4", "report.json", "sync.png"]
+    assert sorted(p.name for p in out.iterdir()) == expected
 
 
 def test_checkpoint_from_the_environment_is_used(clips, tmp_path, whisper_checkpoint):
     env = {**os.environ, "MUSEVIZ_WHISPER_CHECKPOINT": whisper_checkpoint}
-    result = run("analyze", clips("cli25.mp4", duration_s=3.0), "--out", str(tmp_path / "o"), env=env)
+    result = run("analyze", clips("cli25.mp4", duration_s=3.0), "--out", str(tmp_path / "o"), "--no-plots", "--no-overlay", env=env)
     assert result.returncode == 0, result.stderr
     assert "whisper-encoder, tiny-random.pt" in result.stdout
 
 
 def test_fps_override_is_what_the_rules_use(clips, tmp_path):
     out = tmp_path / "o"
-    result = run("analyze", clips("cli25.mp4", duration_s=3.0), "--out", str(out), "--fps", "29.97")
+    result = run("analyze", clips("cli25.mp4", duration_s=3.0), "--out", str(out), "--fps", "29.97", "--no-plots", "--no-overlay", "--no-sync")
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "report.json").read_text())
     assert report["video"]["fps_used"] == 29.97 and report["schemes"]["musetalk-v1.5"]["fps_used"] == 29
+    assert report["sync"] == {"error": "not measured (--no-sync)"}
+    assert sorted(p.name for p in out.iterdir()) == ["features.npz", "report.json"]
 
 
 @pytest.mark.parametrize(
@@ -54,7 +58,6 @@ def test_fps_override_is_what_the_rules_use(clips, tmp_path):
         (["analyze", "notes.mp4", "--out", "o"], "is not a video museviz can read"),
         (["analyze", "notes.mp4"], "required: --out"),
         (["analyze", "notes.mp4", "--out", "o", "--fps", "fast"], "invalid float value"),
-        (["analyze", "notes.mp4", "--out", "o", "--whisper-checkpoint", "nope.pt"], "nope.pt does not exist"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_leaves_nothing(tmp_path, args, says):
@@ -65,3 +68,10 @@ def test_bad_input_exits_2_with_one_line_and_leaves_nothing(tmp_path, args, says
     assert len(lines) == 1 and lines[0].startswith("museviz: error: ") and says in lines[0], result.stderr
     assert "Traceback" not in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.mp4"]
+
+
+def test_a_missing_checkpoint_is_one_line_and_leaves_nothing(clips, tmp_path):
+    result = run("analyze", clips("cli25.mp4", duration_s=3.0), "--out", "o", "--whisper-checkpoint", "nope.pt", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "museviz: error: Whisper checkpoint nope.pt does not exist: give the path of a .pt file in openai-whisper's format"
+    assert list(tmp_path.iterdir()) == []

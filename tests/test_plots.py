@@ -156,9 +156,9 @@ def test_clip_without_audio_still_draws_and_says_why_rules_fail(clips, tmp_path)
     assert "no whisper50 tokens" in texts(plots.mapping_figure(a.timeline, a.schedules))
 
 
-def test_save_plots_writes_the_five_pngs(clip25, tmp_path):
+def test_save_plots_writes_each_png_and_the_sync_one_when_measured(clip25, tmp_path):
     paths = plots.save_plots(clip25, tmp_path / "plots")
-    assert sorted(paths) == ["drift", "edges", "features", "frame", "mapping"]
+    assert sorted(paths) == ["drift", "edges", "features", "frame", "mapping", "sync"]
     for name, path in paths.items():
         assert path == tmp_path / "plots" / f"{name}.png"
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
