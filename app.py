@@ -15,9 +15,11 @@ os.environ.setdefault("GRADIO_TEMP_DIR", os.path.join(tempfile.gettempdir(), "mu
 import gradio as gr  # noqa: E402  (GRADIO_TEMP_DIR must be set before gradio is imported)
 
 from museviz import webapp  # noqa: E402
+from museviz.checks import DEFAULT_DURATION_TOLERANCE_S  # noqa: E402
 from museviz.config import CONCURRENCY, MAX_UPLOAD_MB, QUEUE_SIZE  # noqa: E402
 from museviz.plots import DEFAULT_PLOT_RULES  # noqa: E402
 from museviz.rules import RULES  # noqa: E402
+from museviz.sync import DEFAULT_ROI, KEEP_MAX_OFFSET_FRAMES, KEEP_MIN_CONFIDENCE  # noqa: E402
 
 ASSETS = Path(__file__).parent / "assets"
 EXAMPLES = [
@@ -50,7 +52,9 @@ with gr.Blocks(title="museviz", delete_cache=CACHE_CLEANUP) as demo:
                     rules = gr.CheckboxGroup(list(RULES), value=list(DEFAULT_PLOT_RULES), label="Rules to show")
                     whisper = gr.Dropdown(webapp.checkpoint_choices(), value=webapp.checkpoint_choices()[0], label="Whisper model")
                     fps = gr.Number(None, label="Frame rate pipelines believe (empty: the container's average rate)", minimum=0)
-                    tolerance = gr.Number(0.1, label="Audio/video duration tolerance (s)", minimum=0)
+                    tolerance = gr.Number(DEFAULT_DURATION_TOLERANCE_S, label="Audio/video duration tolerance (s)", minimum=0)
+                    roi = gr.Textbox(label="Mouth region for the sync estimate: x,y,w,h as fractions of the frame (empty: find the face)",
+                                     placeholder=str(DEFAULT_ROI), elem_id="roi")
                     with_overlay = gr.Checkbox(True, label="Render the overlay video")
                     shift = gr.Slider(-500, 500, 0, step=10, label="Overlay audio shift (ms; positive delays the audio)")
                 run = gr.Button("Analyze", variant="primary", elem_id="run")
@@ -92,12 +96,30 @@ with gr.Blocks(title="museviz", delete_cache=CACHE_CLEANUP) as demo:
         learn_drift = gr.Image(show_label=False, elem_id="learn_drift", interactive=False)
         learn_mapping = gr.Image(show_label=False, elem_id="learn_mapping", interactive=False)
 
+    with gr.Tab("Audit"):
+        gr.Markdown(
+            "Upload a .zip of clips to check a small dataset: each clip's frame rate, durations, checks and sync, "
+            "and whether to keep it for training. For thousands of clips use `museviz audit DIR --out audit.csv`."
+        )
+        with gr.Row():
+            audit_zip = gr.File(label="Clips (.zip)", file_types=[".zip"], elem_id="audit_zip")
+            with gr.Column():
+                audit_tolerance = gr.Number(DEFAULT_DURATION_TOLERANCE_S, label="Duration tolerance (s)", minimum=0)
+                audit_offset = gr.Number(KEEP_MAX_OFFSET_FRAMES, label="Largest |offset| kept (frames)", minimum=0, precision=0)
+                audit_confidence = gr.Number(KEEP_MIN_CONFIDENCE, label="Smallest sync confidence kept", minimum=0)
+                audit_run = gr.Button("Audit", variant="primary", elem_id="audit_run")
+        audit_summary = gr.Markdown(elem_id="audit_summary")
+        audit_table = gr.Dataframe(elem_id="audit_table", interactive=False, wrap=True)
+        audit_files = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="audit_files")
+
     run.click(
         webapp.run_analysis,
-        [video, rules, whisper, fps, tolerance, with_overlay, shift],
+        [video, rules, whisper, fps, tolerance, roi, with_overlay, shift],
         [banner, summary, checks, sync, mapping, drift, edges, features, frame_plot, sync_plot, overlay, downloads, report, analysis_id, frame_idx],
         api_name="analyze", concurrency_limit=CONCURRENCY,
     )
+    audit_run.click(webapp.run_audit_zip, [audit_zip, audit_tolerance, audit_offset, audit_confidence],
+                    [audit_summary, audit_table, audit_files], api_name="audit", concurrency_limit=1)
     frame_idx.change(webapp.inspect_frame, [analysis_id, frame_idx, rules], [frame_image, frame_windows, frame_time],
                      api_name="inspect", trigger_mode="always_last")
     frame_time.submit(webapp.frame_at_time, [analysis_id, frame_time], [frame_idx], api_name="frame_at_time")

@@ -32,3 +32,6 @@ MAX_UPLOAD_MB = _int_env("MUSEVIZ_MAX_UPLOAD_MB", 200)  # Gradio refuses larger 
 CONCURRENCY = _int_env("MUSEVIZ_CONCURRENCY", 2)  # analyses running at once; more wait in the queue
 QUEUE_SIZE = _int_env("MUSEVIZ_QUEUE_SIZE", 64)  # requests waiting beyond that are refused
 CACHE_SIZE = _int_env("MUSEVIZ_CACHE_SIZE", 4)  # analyses kept in memory for the Inspect tab
+AUDIT_MAX_CLIPS = _int_env("MUSEVIZ_AUDIT_MAX_CLIPS", 100)  # clips per zip on the Audit tab
+AUDIT_MAX_UNZIPPED_MB = _int_env("MUSEVIZ_AUDIT_MAX_UNZIPPED_MB", 1000)  # a zip may not unpack to more
+AUDIT_WORKERS = _int_env("MUSEVIZ_AUDIT_WORKERS", 1)  # processes per audit on the server

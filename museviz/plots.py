@@ -401,18 +401,18 @@ def _zscore(values: np.ndarray) -> np.ndarray:
     return (values - finite.mean()) / spread if spread > 0 else values * 0.0
 
 
-def save_plots(analysis: Analysis, out_dir: str | os.PathLike, frame_idx: int | None = None) -> dict[str, Path]:
+def save_plots(analysis: Analysis, out_dir: str | os.PathLike, frame_idx: int | None = None, rules: Sequence[str] | None = None) -> dict[str, Path]:
     """Write mapping.png, edges.png, features.png, drift.png, frame.png (``frame_idx``,
     by default the middle frame) and, when the offset was measured, sync.png into
-    ``out_dir``; returns ``{name: path}``."""
+    ``out_dir``, drawing ``rules`` (default ``DEFAULT_PLOT_RULES``); returns ``{name: path}``."""
     t, s, whisper = analysis.timeline, analysis.schedules, analysis.whisper
     label = f"{whisper.source} ({whisper.model})" if whisper.model else whisper.source
     builders = {
-        "mapping": lambda: mapping_figure(t, s),
-        "edges": lambda: edges_figure(t, s),
+        "mapping": lambda: mapping_figure(t, s, rules),
+        "edges": lambda: edges_figure(t, s, rules),
         "features": lambda: features_figure(t, analysis.mel80, whisper.features, label),
-        "drift": lambda: drift_figure(t, s),
-        "frame": lambda: frame_figure(t, s, t.n_frames // 2 if frame_idx is None else frame_idx),
+        "drift": lambda: drift_figure(t, s, rules),
+        "frame": lambda: frame_figure(t, s, t.n_frames // 2 if frame_idx is None else frame_idx, rules),
     }
     if not t.n_frames:
         del builders["frame"]

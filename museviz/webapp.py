@@ -11,13 +11,15 @@ from __future__ import annotations
 import html
 import os
 import shutil
+import stat
 import tempfile
 import threading
 import uuid
+import zipfile
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import gradio as gr
 import numpy as np
@@ -41,7 +43,9 @@ from museviz.plots import (
 )
 from museviz.report import report_dict, write_report
 from museviz.rules import RULES, Timeline, schedule_all
-from museviz.config import CACHE_SIZE, CHECKPOINT_ENV, DEFAULT_MODEL, env_checkpoint
+from museviz.sync import parse_roi
+from museviz.audit import AuditSettings, VIDEO_SUFFIXES, run_audit, summary_text
+from museviz.config import AUDIT_MAX_CLIPS, AUDIT_MAX_UNZIPPED_MB, AUDIT_WORKERS, CACHE_SIZE, CHECKPOINT_ENV, DEFAULT_MODEL, env_checkpoint
 
 WORK_ROOT = Path(tempfile.gettempdir()) / "museviz-work"
 WHISPER_CHOICES = ("tiny", "base", "small")  # sizes a shared CPU server can hold at once
@@ -107,7 +111,7 @@ def checkpoint_choices() -> list[str]:
     return ([own] if own else []) + list(WHISPER_CHOICES)
 
 
-def run_analysis(video, rules, whisper, fps, tolerance_s, with_overlay, shift_ms, progress=gr.Progress()) -> Iterator[tuple]:
+def run_analysis(video, rules, whisper, fps, tolerance_s, roi, with_overlay, shift_ms, progress=gr.Progress()) -> Iterator[tuple]:
     """The Analyze button. Yields, in order: banner, summary, checks, sync panel, the six
     plots, overlay video, downloads, report, analysis id, Inspect slider.
 
@@ -116,11 +120,11 @@ def run_analysis(video, rules, whisper, fps, tolerance_s, with_overlay, shift_ms
     """
     if not video:
         raise gr.Error("Upload a video or pick one of the examples first.")
-    options = _options(whisper, fps, tolerance_s)
     work = Path(tempfile.mkdtemp(prefix="req-", dir=_work_root()))
     try:
+        options = _options(whisper, fps, tolerance_s, roi)
         analysis = analyze(video, options, progress=lambda f, d: progress(0.3 * f, desc=d))
-        rules = [r for r in (rules or DEFAULT_PLOT_RULES) if r in RULES]
+        rules = _plot_rules(rules)
         session = _Session(analysis)
         key = _remember(session)
         report = report_dict(analysis)
@@ -132,7 +136,7 @@ def run_analysis(video, rules, whisper, fps, tolerance_s, with_overlay, shift_ms
         yield tuple(out)
 
         progress(0.35, desc="Drawing the plots")
-        plots = save_plots(analysis, work)
+        plots = save_plots(analysis, work, rules=rules)
         out[4 : 4 + len(PLOT_NAMES)] = [str(plots[name]) if name in plots else None for name in PLOT_NAMES]
         yield tuple(out)
 
@@ -150,6 +154,69 @@ def run_analysis(video, rules, whisper, fps, tolerance_s, with_overlay, shift_ms
         raise gr.Error(str(exc)) from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+AUDIT_TABLE_COLUMNS = ("path", "keep", "reasons", "fps_fraction", "vfr", "n_frames", "mismatch_s", "sync_offset_ms", "sync_confidence", "error")
+COPY_CHUNK_BYTES = 1 << 20
+
+
+def run_audit_zip(zip_file, tolerance_s, max_offset, min_confidence, progress=gr.Progress()) -> tuple[str, dict, list[str]]:
+    """The Audit tab: a zip of clips to the audit table. Returns the summary, the table
+    (the main columns) and the CSV and JSON downloads."""
+    if not zip_file:
+        raise gr.Error("Upload a .zip of video clips first.")
+    work = Path(tempfile.mkdtemp(prefix="audit-", dir=_work_root()))
+    try:
+        n_clips = extract_videos(zip_file, work / "clips", AUDIT_MAX_CLIPS, AUDIT_MAX_UNZIPPED_MB * 2**20)
+        progress(0.0, desc=f"Auditing {n_clips} clips")
+        settings = AuditSettings(float(tolerance_s), int(max_offset), float(min_confidence))
+        summary = run_audit(work / "clips", work / "audit.csv", settings, workers=AUDIT_WORKERS,
+                            progress=lambda done, total, path: progress(done / total, desc=f"{done}/{total} {path}"))
+        table = {"headers": list(AUDIT_TABLE_COLUMNS), "data": [[_cell(row[c]) for c in AUDIT_TABLE_COLUMNS] for row in summary.rows]}
+        text = summary_text(summary).rsplit("\n", 1)[0]  # without the server-side "wrote ..." line
+        yield f"```\n{text}\n```", table, [str(summary.csv_path), str(summary.json_path)]
+    except MusevizError as exc:
+        raise gr.Error(str(exc)) from None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def extract_videos(zip_path: str | os.PathLike, dest: Path, max_files: int, max_bytes: int) -> int:
+    """Unpack the video files of a zip into ``dest``, safely; return how many.
+
+    Names are reduced to plain relative paths (no absolute paths, no ``..``, no links),
+    other files are skipped, and both the number of videos and the bytes actually written
+    are capped, whatever the zip claims about its sizes.
+    """
+    try:
+        archive = zipfile.ZipFile(zip_path)
+    except (zipfile.BadZipFile, OSError):
+        raise MusevizError(f"{os.path.basename(zip_path)} is not a readable zip file: zip the clips (or their folder) and upload that") from None
+    written, count = 0, 0
+    with archive:
+        for info in archive.infolist():
+            parts = [p for p in PurePosixPath(info.filename.replace("\\", "/")).parts if p not in ("", ".", "/")]
+            is_link = stat.S_ISLNK(info.external_attr >> 16)
+            if info.is_dir() or is_link or not parts or ".." in parts or not parts[-1].lower().endswith(VIDEO_SUFFIXES):
+                continue
+            count += 1
+            if count > max_files:
+                raise MusevizError(f"the zip holds more than {max_files} videos: audit larger sets with the command line (museviz audit)")
+            target = dest.joinpath(*parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(info) as source, open(target, "wb") as out:
+                while chunk := source.read(COPY_CHUNK_BYTES):
+                    written += len(chunk)
+                    if written > max_bytes:
+                        raise MusevizError(f"the zip unpacks to more than {max_bytes // 2**20} MB: audit larger sets with the command line (museviz audit)")
+                    out.write(chunk)
+    if not count:
+        raise MusevizError(f"the zip holds no video files ({', '.join(VIDEO_SUFFIXES)})")
+    return count
+
+
+def _cell(value):
+    return "" if value is None else value
 
 
 def inspect_frame(key: str | None, frame_idx: float, rules) -> tuple[np.ndarray | None, np.ndarray, float]:
@@ -279,7 +346,7 @@ def checks_html(checks: list[Check], title: str = "Checks") -> str:
     return f"<div class='mv-checks'><h3>{html.escape(title)}</h3>{''.join(rows)}</div>"
 
 
-def _options(whisper: str | None, fps, tolerance_s) -> Options:
+def _options(whisper: str | None, fps, tolerance_s, roi: str | None) -> Options:
     choices = checkpoint_choices()
     choice = whisper or choices[0]
     if choice not in choices:
@@ -290,6 +357,7 @@ def _options(whisper: str | None, fps, tolerance_s) -> Options:
         duration_tolerance_s=float(tolerance_s) if tolerance_s is not None else Options.duration_tolerance_s,
         whisper_checkpoint=None if named else choice,
         whisper_model=choice if named else DEFAULT_MODEL,
+        roi=parse_roi(roi) if roi and roi.strip() else None,
     )
 
 

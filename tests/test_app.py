@@ -122,7 +122,7 @@ def test_analysis_through_gradio_client_returns_the_report(server, tmp_path):
 
     client = Client(server, verbose=False, download_files=str(tmp_path))
     result = client.predict(
-        handle_file(str(CLIP)), ["exact", "musetalk-v1.5"], "tiny", None, 0.1, False, 0, api_name="/analyze"
+        handle_file(str(CLIP)), ["exact", "musetalk-v1.5"], "tiny", None, 0.1, "", False, 0, api_name="/analyze"
     )
     report = result[12]
     assert report["schema"] == 1
@@ -133,3 +133,21 @@ def test_analysis_through_gradio_client_returns_the_report(server, tmp_path):
     downloads = [Path(p).name for p in result[11]]
     assert downloads == ["report.json", "features.npz"]
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_audit_tab_through_gradio_client(server, tmp_path):
+    import zipfile
+
+    from gradio_client import Client, handle_file
+
+    archive = tmp_path / "clips.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(ROOT / "assets" / "sync_25fps.mp4", "set/sync_25fps.mp4")
+        z.write(ROOT / "assets" / "audio_short.mp4", "set/audio_short.mp4")
+    client = Client(server, verbose=False, download_files=str(tmp_path / "dl"))
+    summary, table, files = client.predict(handle_file(str(archive)), 0.1, 6, 0.5, api_name="/audit")
+    assert "2 clips: 1 kept, 1 dropped" in summary
+    rows = {row[0]: row for row in table["data"]}
+    assert rows["set/sync_25fps.mp4"][1] is True
+    assert rows["set/audio_short.mp4"][2] == "duration-mismatch;training-window-short"
+    assert sorted(Path(f).name for f in files) == ["audit.csv", "audit.json"]

@@ -1,0 +1,73 @@
+"""The app's own logic, without a server: safe unzipping, options, the Learn tab."""
+
+import stat
+import zipfile
+
+import numpy as np
+import pytest
+
+from museviz import webapp
+from museviz.errors import MusevizError
+
+
+def make_zip(path, entries):
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in entries:
+            if isinstance(data, zipfile.ZipInfo):
+                z.writestr(data, name)
+            else:
+                z.writestr(name, data)
+    return path
+
+
+def test_zip_entries_never_escape_the_destination(tmp_path):
+    link = zipfile.ZipInfo("clips/link.mp4")
+    link.external_attr = (stat.S_IFLNK | 0o777) << 16
+    archive = make_zip(tmp_path / "a.zip", [
+        ("../../escape.mp4", b"x"), ("/abs/root.mp4", b"y"), ("clips/ok.mp4", b"z"),
+        ("notes.txt", b"t"), ("/etc/passwd", link), ("..\\win.mp4", b"w"),
+    ])
+    dest = tmp_path / "dest"
+    assert webapp.extract_videos(archive, dest, max_files=10, max_bytes=1000) == 2
+    written = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
+    assert written == ["abs/root.mp4", "clips/ok.mp4"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.zip", "dest"]
+
+
+def test_zip_bombs_and_crowds_are_refused(tmp_path):
+    bomb = make_zip(tmp_path / "bomb.zip", [("big.mp4", b"\0" * 5_000_000)])
+    with pytest.raises(MusevizError, match="unpacks to more than 1 MB"):
+        webapp.extract_videos(bomb, tmp_path / "b", max_files=10, max_bytes=2**20)
+    crowd = make_zip(tmp_path / "crowd.zip", [(f"c{i}.mp4", b"x") for i in range(5)])
+    with pytest.raises(MusevizError, match="more than 3 videos"):
+        webapp.extract_videos(crowd, tmp_path / "c", max_files=3, max_bytes=2**20)
+
+
+def test_a_zip_without_videos_or_not_a_zip_says_so(tmp_path):
+    empty = make_zip(tmp_path / "e.zip", [("readme.txt", b"hi")])
+    with pytest.raises(MusevizError, match="no video files"):
+        webapp.extract_videos(empty, tmp_path / "e", 10, 2**20)
+    (tmp_path / "fake.zip").write_text("not a zip")
+    with pytest.raises(MusevizError, match="not a readable zip"):
+        webapp.extract_videos(tmp_path / "fake.zip", tmp_path / "f", 10, 2**20)
+
+
+@pytest.mark.parametrize("text, fps", [("29.97", 30000 / 1001), ("23.976", 24000 / 1001), ("59.94", 60000 / 1001), ("25", 25.0), (" 48 ", 48.0)])
+def test_learn_rates_include_the_ntsc_ones(text, fps):
+    assert webapp.parse_fps(text) == pytest.approx(fps)
+
+
+@pytest.mark.parametrize("text", ["14", "61", "fast", ""])
+def test_learn_rejects_rates_outside_15_to_60(text):
+    import gradio as gr
+
+    with pytest.raises(gr.Error):
+        webapp.parse_fps(text)
+
+
+def test_learn_shows_v15_drift_at_2997_and_its_exit_at_60():
+    *_, pitfalls = webapp.learn("29.97", 60, ["exact", "musetalk-v1.5"])
+    assert "v15-fps-truncation" in pitfalls and "1.94 s a minute" in pitfalls
+    timeline, drift, mapping, pitfalls = webapp.learn("60", 10, None)
+    assert "v15-window-overflow" in pitfalls and "exits at frame 599" in pitfalls
+    assert all(isinstance(img, np.ndarray) and img.ndim == 3 for img in (timeline, drift, mapping))
