@@ -82,8 +82,9 @@ with gr.Blocks(title="museviz", delete_cache=CACHE_CLEANUP) as demo:
             frame_idx = gr.Slider(0, 1, 0, step=1, label="Frame", elem_id="frame_slider")
             frame_time = gr.Number(0, label="Time (s)", elem_id="frame_time")
         with gr.Row():
-            frame_image = gr.Image(label="Decoded frame", elem_id="frame_image", interactive=False, scale=1)
-            frame_windows = gr.Image(show_label=False, elem_id="frame_windows", interactive=False, scale=3)
+            frame_image = gr.Image(label="The frame and its windows", elem_id="frame_image", interactive=False, scale=3)
+            frame_formulas = gr.HTML(elem_id="frame_formulas", min_height=200)
+        frame_windows = gr.Image(show_label=False, elem_id="frame_windows", interactive=False)
 
     with gr.Tab("Learn"):
         gr.Markdown(webapp.LEARN_TEXT)
@@ -120,9 +121,13 @@ with gr.Blocks(title="museviz", delete_cache=CACHE_CLEANUP) as demo:
     )
     audit_run.click(webapp.run_audit_zip, [audit_zip, audit_tolerance, audit_offset, audit_confidence],
                     [audit_summary, audit_table, audit_files], api_name="audit", concurrency_limit=1)
-    frame_idx.change(webapp.inspect_frame, [analysis_id, frame_idx, rules], [frame_image, frame_windows, frame_time],
-                     api_name="inspect", trigger_mode="always_last")
-    frame_time.submit(webapp.frame_at_time, [analysis_id, frame_time], [frame_idx], api_name="frame_at_time")
+    frame_idx.change(webapp.inspect_frame, [analysis_id, frame_idx, rules], [frame_image, frame_formulas, frame_time],
+                     api_name="inspect", trigger_mode="always_last", show_progress="hidden")
+    frame_idx.release(webapp.inspect_plot, [analysis_id, frame_idx, rules], [frame_windows],
+                      api_name="inspect_plot", trigger_mode="always_last")
+    frame_time.submit(webapp.frame_at_time, [analysis_id, frame_time], [frame_idx], api_name="frame_at_time").then(
+        webapp.inspect_plot, [analysis_id, frame_idx, rules], [frame_windows], api_name=False
+    )
     gr.on(
         [demo.load, learn_fps.change, learn_duration.release, learn_rules.change],
         webapp.learn, [learn_fps, learn_duration, learn_rules], [learn_timeline, learn_drift, learn_mapping, learn_pitfalls],

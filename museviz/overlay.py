@@ -151,6 +151,29 @@ def render_overlay(
     return out_path
 
 
+class FrameView:
+    """The overlay's picture of any one frame, drawn on demand without writing a video:
+    the frame above the strip of both streams and each rule's window (a few ms a frame)."""
+
+    def __init__(self, analysis: Analysis, rules: Sequence[str] = DEFAULT_OVERLAY_RULES, layer: int = -1):
+        rules = list(rules)
+        _check_rules(rules, analysis)
+        _check_layer(analysis, layer)
+        self.geometry = _geometry(analysis.media.video.width, analysis.media.video.height, len(rules))
+        self.strip = _Strip(analysis, rules, self.geometry, 0.0, layer)
+
+    def render(self, frame_idx: int, picture: np.ndarray | None) -> np.ndarray:
+        """(height, width, 3) uint8 RGB: ``picture`` (any size, scaled to fit; black when
+        None) above the strip of frame ``frame_idx``."""
+        g = self.geometry
+        out = np.zeros((g.height, g.width, 3), np.uint8)
+        if picture is not None:
+            scaled = cv2.resize(picture, (g.picture_w, g.picture_h), interpolation=cv2.INTER_LINEAR)
+            out[: g.picture_h, g.picture_x : g.picture_x + g.picture_w] = scaled
+        out[g.picture_area_h :] = self.strip.draw(frame_idx)
+        return out
+
+
 def _check_rules(rules: list[str], analysis: Analysis) -> None:
     unknown = [name for name in rules if name not in analysis.schedules]
     if unknown:

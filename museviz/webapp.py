@@ -31,12 +31,13 @@ from museviz.checks import Check, rule_checks
 from museviz.errors import MusevizError
 from museviz.frames import FrameStore
 from museviz.media import SAMPLE_RATE, read_frame
-from museviz.overlay import DEFAULT_OVERLAY_RULES, render_overlay
+from museviz.overlay import DEFAULT_OVERLAY_RULES, FrameView, render_overlay
 from museviz.palette import LEVEL_COLORS, rule_color
 from museviz.plots import (
     DEFAULT_PLOT_RULES,
     drift_figure,
     frame_figure,
+    frame_formulas,
     mapping_figure,
     save_plots,
     timeline_figure,
@@ -80,6 +81,8 @@ window of them. Pick a frame rate and watch what each rule does; the numbers bel
 class _Session:
     analysis: Analysis
     frames: FrameStore | None = None
+    view: FrameView | None = None
+    view_rules: list[str] | None = None
 
 
 _cache: OrderedDict[str, _Session] = OrderedDict()
@@ -219,17 +222,42 @@ def _cell(value):
     return "" if value is None else value
 
 
-def inspect_frame(key: str | None, frame_idx: float, rules) -> tuple[np.ndarray | None, np.ndarray, float]:
-    """The Inspect slider: the decoded frame, its one-frame plot, and its time in seconds."""
+def inspect_frame(key: str | None, frame_idx: float, rules) -> tuple[np.ndarray, str, float]:
+    """The Inspect slider, fast enough to follow a drag: the frame above the strip of both
+    streams with each rule's window, each rule's formula with this frame's numbers, and
+    the frame's time in seconds."""
     session = _recall(key)
     analysis = session.analysis
-    idx = int(np.clip(round(frame_idx or 0), 0, analysis.media.video.n_frames - 1))
+    idx = _frame_index(analysis, frame_idx)
+    picked = _plot_rules(rules)
+    if session.view is None or session.view_rules != picked:
+        session.view, session.view_rules = FrameView(analysis, picked), picked
     try:
         picture = session.frames.frame(idx) if session.frames else read_frame(analysis.media, idx)
     except MusevizError as exc:
         raise gr.Error(f"The clip is no longer on the server ({exc}): analyse it again.") from None
-    fig = frame_figure(analysis.timeline, analysis.schedules, idx, _plot_rules(rules))
-    return picture, figure_array(fig), round(float(analysis.timeline.frame_times_s[idx]), 4)
+    formulas = frame_formulas(analysis.timeline, analysis.schedules, idx, picked)
+    return session.view.render(idx, picture), formulas_html(formulas), round(float(analysis.timeline.frame_times_s[idx]), 4)
+
+
+def inspect_plot(key: str | None, frame_idx: float, rules) -> np.ndarray:
+    """The full one-frame plot, drawn when the slider is let go (it takes about half a second)."""
+    analysis = _recall(key).analysis
+    return figure_array(frame_figure(analysis.timeline, analysis.schedules, _frame_index(analysis, frame_idx), _plot_rules(rules)))
+
+
+def _frame_index(analysis: Analysis, frame_idx: float) -> int:
+    return int(np.clip(round(frame_idx or 0), 0, analysis.media.video.n_frames - 1))
+
+
+def formulas_html(formulas: dict[str, list[str]]) -> str:
+    """Each rule's formula lines, in its colour."""
+    blocks = "".join(
+        f"<div class='mv-formula'><span class='swatch' style='background:{rule_color(name)}'></span><b>{name}</b>"
+        f"<pre>{html.escape(chr(10).join(lines))}</pre></div>"
+        for name, lines in formulas.items()
+    )
+    return f"<div class='mv-formulas'>{blocks}</div>"
 
 
 def frame_at_time(key: str | None, t_s: float) -> int:

@@ -113,6 +113,8 @@ def test_upload_analyse_and_inspect_in_the_browser(server, browser):
         arg=before, timeout=30_000,
     )
     assert page.locator("#frame_time input").input_value() == str(round(12 * 1001 / 30000, 4))
+    page.wait_for_function("() => document.querySelector('#frame_formulas').innerText.includes('int(12 * 50 / 29.97) = 20')", timeout=30_000)
+    page.locator("#frame_windows img").wait_for(timeout=60_000)
     page.screenshot(path=str(SCREENSHOTS / "inspect.png"), full_page=True)
     page.close()
 
