@@ -198,11 +198,9 @@ def _run_dask(paths: list[str], root: str, settings: AuditSettings, scheduler: s
 
 
 def _quiet_worker() -> None:
-    """Worker processes leave the cores to each other: one thread of numeric work each."""
+    """Worker processes leave the cores to each other: one OpenCV thread each."""
     import cv2
-    import torch
 
-    torch.set_num_threads(1)
     cv2.setNumThreads(1)
 
 
