@@ -10,7 +10,7 @@ import numpy as np
 
 from museviz.checks import DEFAULT_DURATION_TOLERANCE_S, Check, run_checks, sync_check
 from museviz.errors import MusevizError
-from museviz.media import Media, read_media
+from museviz.media import Limits, Media, read_media
 from museviz.mel80 import mel80
 from museviz.rules import Schedule, Timeline, schedule_all
 from museviz.sync import Roi, SyncResult, estimate_sync
@@ -29,6 +29,7 @@ class Options:
     whisper_model: str = DEFAULT_MODEL
     sync: bool = True  # estimate the audio-visual offset (decodes every frame)
     roi: Roi | None = None  # the mouth region for the offset estimate; None: find the face
+    limits: Limits = Limits()  # longest clip and decoding time accepted
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,7 +68,7 @@ def analyze(path: str | os.PathLike, options: Options = Options(), progress: Pro
     if options.fps is not None and not (0 < options.fps < 1000):
         raise MusevizError(f"--fps {options.fps:g} is not a frame rate: give a number between 0 and 1000")
     report(0.0, "Reading frame times and audio")
-    media = read_media(path)
+    media = read_media(path, options.limits)
     report(0.1, "Loading the Whisper encoder")
     encoder = load_encoder(options.whisper_checkpoint, options.whisper_model)
     timeline = Timeline(

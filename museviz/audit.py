@@ -26,13 +26,13 @@ from pathlib import Path
 
 from museviz.checks import DEFAULT_DURATION_TOLERANCE_S, run_checks
 from museviz.errors import MusevizError
-from museviz.media import read_media
+from museviz.media import Limits, read_media
 from museviz.rules import Timeline, schedule_all
 from museviz.sync import KEEP_MAX_OFFSET_FRAMES, KEEP_MIN_CONFIDENCE, Roi, estimate_sync
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi")
 CHECK_IDS = (
-    "no-audio", "audio-format", "vfr", "fps-not-25", "duration-mismatch", "stream-start-offset", "v15-fps-truncation",
+    "no-audio", "audio-format", "vfr", "fps-not-25", "rotation", "duration-mismatch", "stream-start-offset", "v15-fps-truncation",
     "v15-padding-offset", "v15-window-overflow", "v1-extra-chunks", "wav2lip-tail", "wav2lip-train-shift",
     "training-window-short",
 )
@@ -52,6 +52,7 @@ class AuditSettings:
     max_offset_frames: int = KEEP_MAX_OFFSET_FRAMES
     min_confidence: float = KEEP_MIN_CONFIDENCE
     roi: Roi | None = None
+    limits: Limits = Limits()
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def audit_clip(relative_path: str, root: str, settings: AuditSettings) -> dict:
     row = {column: "" for column in COLUMNS}
     row["path"] = relative_path
     try:
-        media = read_media(Path(root) / relative_path)
+        media = read_media(Path(root) / relative_path, settings.limits)
     except MusevizError as exc:
         return {**row, "status": "failed", "error": str(exc), "keep": False, "reasons": "unreadable"}
     video, audio = media.video, media.audio
@@ -241,7 +242,8 @@ def _write_sorted(path: Path, rows: list[dict]) -> None:
 
 
 def _settings_dict(settings: AuditSettings) -> dict:
-    return {**replace(settings, roi=None).__dict__, "roi": str(settings.roi) if settings.roi else None}
+    plain = replace(settings, roi=None, limits=None).__dict__
+    return {**plain, "roi": str(settings.roi) if settings.roi else None, "limits": settings.limits.__dict__}
 
 
 def summary_text(summary: AuditSummary) -> str:

@@ -17,7 +17,7 @@ import numpy as np
 from museviz.grid import TOKENS_PER_SECOND
 from museviz.media import SAMPLE_RATE, Media
 from museviz.rules import Schedule, Timeline, schedule_all
-from museviz.sync import KEEP_MAX_OFFSET_FRAMES, SyncResult
+from museviz.sync import KEEP_MAX_OFFSET_FRAMES, SyncResult, offset_words
 
 OK, INFO, WARN, ERROR = "ok", "info", "warn", "error"
 LEVELS = (OK, INFO, WARN, ERROR)
@@ -42,7 +42,7 @@ class Check:
 def run_checks(media: Media, timeline: Timeline, schedules: dict[str, Schedule], duration_tolerance_s: float = DEFAULT_DURATION_TOLERANCE_S) -> list[Check]:
     """All checks of one clip, in a fixed order."""
     name = shlex.quote(_basename(media.path))
-    checks = [_no_audio(media, name), _audio_format(media), _vfr(media, timeline, name), _fps_not_25(timeline, name)]
+    checks = [_no_audio(media, name), _audio_format(media), _vfr(media, timeline, name), _fps_not_25(timeline, name), _rotation(media, name)]
     if not media.audio.present or media.audio.n_samples_16k == 0:
         ids = ("duration-mismatch", "stream-start-offset", *RULE_CHECK_IDS, "training-window-short")
         return checks + [Check(i, INFO, "not checked: the clip has no audio") for i in ids]
@@ -113,6 +113,19 @@ def _vfr(media: Media, t: Timeline, name: str) -> Check:
             worst_s, f"ffmpeg -i {name} -vf fps={TARGET_FPS} -c:v libx264 -crf 18 -c:a copy constant_25fps.mp4",
         )
     return Check("vfr", OK, f"constant frame rate: {span}", worst_s)
+
+
+def _rotation(media: Media, name: str) -> Check:
+    degrees = media.video.rotation
+    if not degrees:
+        return Check("rotation", OK, "the picture is stored upright", 0.0)
+    w, h = media.video.display_size
+    return Check(
+        "rotation", WARN,
+        f"the picture is stored turned: players rotate it {degrees} degrees to show it {w}x{h}, and so does museviz; a "
+        f"pipeline that reads the raw frames (a face detector, a frame extractor run with -noautorotate) sees it sideways",
+        float(degrees), f"ffmpeg -i {name} -c:v libx264 -crf 18 -c:a copy upright.mp4",
+    )
 
 
 def _fps_not_25(t: Timeline, name: str) -> Check:
@@ -261,7 +274,7 @@ def sync_check(result: SyncResult | None, error: str | None) -> Check:
     """
     if result is None:
         return Check("sync-offset", INFO, f"offset not measured: {error}")
-    text = f"{result.words} (confidence {result.confidence:.2f})"
+    text = f"{offset_words(result.offset_frames, result.fps, result.drift_ms_per_min)} (confidence {result.confidence:.2f})"
     if not result.keep:
         return Check("sync-offset", WARN, f"{text}; " + "; ".join(result.reasons), result.offset_ms, result.fix)
     if result.offset_frames:

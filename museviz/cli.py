@@ -12,12 +12,13 @@ import sys
 from pathlib import Path
 
 from museviz.checks import DEFAULT_DURATION_TOLERANCE_S
-from museviz.config import CHECKPOINT_ENV, DEFAULT_MODEL, env_checkpoint
+from museviz.config import CHECKPOINT_ENV, CLI_DECODE_TIMEOUT_S, CLI_MAX_DURATION_S, DEFAULT_MODEL, env_checkpoint
 from museviz.errors import MusevizError
-from museviz.media import check_video
+from museviz.media import Limits, check_video
 from museviz.sync import KEEP_MAX_OFFSET_FRAMES, KEEP_MIN_CONFIDENCE, parse_roi
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 1
 OVERLAY_NAME = "overlay.mp4"
 LEVEL_TAGS = {"ok": "  ok ", "info": " info", "warn": " WARN", "error": "ERROR"}
 
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration-tolerance", type=float, default=DEFAULT_DURATION_TOLERANCE_S, metavar="S",
         help=f"audio/video duration mismatch allowed, in seconds (default {DEFAULT_DURATION_TOLERANCE_S})",
     )
+    _add_limits(a)
     _add_analyze_outputs(a)
     u = commands.add_parser("audit", help="audit every video under a folder: one row per clip, a keep verdict")
     u.add_argument("folder", help="the folder of clips (searched recursively)")
@@ -60,7 +62,19 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--min-confidence", type=float, default=KEEP_MIN_CONFIDENCE, metavar="C",
                    help=f"smallest sync confidence kept (default {KEEP_MIN_CONFIDENCE})")
     u.add_argument("--roi", type=parse_roi, metavar="X,Y,W,H", help="mouth region as fractions of the frame, instead of face detection")
+    _add_limits(u)
     return parser
+
+
+def _add_limits(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-duration", type=float, default=CLI_MAX_DURATION_S, metavar="S",
+                   help=f"refuse clips longer than this, in seconds (default {CLI_MAX_DURATION_S:g})")
+    p.add_argument("--decode-timeout", type=float, default=CLI_DECODE_TIMEOUT_S, metavar="S",
+                   help=f"stop a pass over a file after this many seconds of decoding (default {CLI_DECODE_TIMEOUT_S:g})")
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    return Limits(max_duration_s=args.max_duration, decode_timeout_s=args.decode_timeout)
 
 
 def _add_analyze_outputs(a: argparse.ArgumentParser) -> None:
@@ -88,12 +102,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("museviz: error: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, or input nobody foresaw: still one line, never a traceback
+        if os.environ.get("MUSEVIZ_DEBUG"):
+            raise
+        print(f"museviz: error: museviz failed ({type(exc).__name__}: {exc}); set MUSEVIZ_DEBUG=1 for the traceback and report it", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 def _analyze(args: argparse.Namespace) -> int:
     # Imported here, not at the top: torch and matplotlib take seconds to load, and a
     # usage error should not wait for them.
-    check_video(args.video)
+    check_video(args.video, _limits(args))
     from museviz.analysis import Options, analyze
     from museviz.overlay import render_overlay
     from museviz.plots import save_plots
@@ -106,6 +125,7 @@ def _analyze(args: argparse.Namespace) -> int:
         whisper_model=args.whisper_model,
         sync=not args.no_sync,
         roi=args.roi,
+        limits=_limits(args),
     )
     analysis = analyze(args.video, options)
     out = Path(args.out)
@@ -134,7 +154,7 @@ def _analyze(args: argparse.Namespace) -> int:
 def _audit(args: argparse.Namespace) -> int:
     from museviz.audit import AuditSettings, ProgressBar, run_audit, summary_text
 
-    settings = AuditSettings(args.duration_tolerance, args.max_offset, args.min_confidence, args.roi)
+    settings = AuditSettings(args.duration_tolerance, args.max_offset, args.min_confidence, args.roi, _limits(args))
     result = run_audit(args.folder, args.out, settings, workers=args.workers, scheduler=args.scheduler, progress=ProgressBar())
     print(summary_text(result))
     return 0

@@ -27,7 +27,21 @@ def _int_env(name: str, default: int) -> int:
         raise SystemExit(f"museviz: error: {name}={text!r} is not a whole number") from None
 
 
+def _float_env(name: str, default: float) -> float:
+    text = os.environ.get(name, "")
+    try:
+        return float(text) if text else default
+    except ValueError:
+        raise SystemExit(f"museviz: error: {name}={text!r} is not a number") from None
+
+
+# The command line: defaults of --max-duration and --decode-timeout.
+CLI_MAX_DURATION_S = _float_env("MUSEVIZ_CLI_MAX_DURATION_S", 3600.0)  # an hour of video
+CLI_DECODE_TIMEOUT_S = _float_env("MUSEVIZ_CLI_DECODE_TIMEOUT_S", 600.0)  # per pass over the file
+
 # The web app (read once, at start-up).
+MAX_DURATION_S = _float_env("MUSEVIZ_MAX_DURATION_S", 600.0)  # longer uploads are refused with a message
+DECODE_TIMEOUT_S = _float_env("MUSEVIZ_DECODE_TIMEOUT_S", 120.0)  # seconds of decoding per pass over a clip
 MAX_UPLOAD_MB = _int_env("MUSEVIZ_MAX_UPLOAD_MB", 200)  # Gradio refuses larger uploads
 CONCURRENCY = _int_env("MUSEVIZ_CONCURRENCY", 2)  # analyses running at once; more wait in the queue
 QUEUE_SIZE = _int_env("MUSEVIZ_QUEUE_SIZE", 64)  # requests waiting beyond that are refused

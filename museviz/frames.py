@@ -32,7 +32,7 @@ class FrameStore:
     @classmethod
     def build(cls, media: Media, progress: Callable[[float, str], None] | None = None) -> "FrameStore":
         """Decode ``media`` once and keep every frame within ``BUDGET_BYTES``."""
-        size = thumbnail_size(media.video.width, media.video.height, media.video.n_frames)
+        size = thumbnail_size(*media.video.display_size, media.video.n_frames)
         jpegs: list[bytes | None] = [None] * media.video.n_frames
         step = max(media.video.n_frames // 20, 1)
         for idx, rgb in iter_frames(media, size=size):

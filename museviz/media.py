@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shlex
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -44,11 +46,17 @@ class VideoInfo:
     height: int
     codec: str
     start_offset_s: float  # first frame's time minus the first audio sample's time
+    rotation: int = 0  # degrees counter-clockwise the picture is turned for display (phone videos)
 
     @property
     def fps(self) -> float:
         """The container's average frame rate as a float: what OpenCV's CAP_PROP_FPS reports."""
         return float(self.fps_fraction)
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """(width, height) of the upright picture: the coded size, turned by ``rotation``."""
+        return (self.height, self.width) if self.rotation in (90, 270) else (self.width, self.height)
 
 
 @dataclass(frozen=True)
@@ -63,17 +71,27 @@ class AudioInfo:
     n_samples_16k: int = 0
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What a server is willing to spend on one clip (None: no limit)."""
+
+    max_duration_s: float | None = None  # longer clips are refused before they are decoded
+    decode_timeout_s: float | None = None  # seconds of decoding one pass over the file may take
+
+
 @dataclass(frozen=True, eq=False)
 class Media:
-    """A probed clip: ``audio_16k`` (N,) float32 mono at ``SAMPLE_RATE``."""
+    """A probed clip: ``audio_16k`` (N,) float32 mono at ``SAMPLE_RATE``; ``limits`` also
+    bound the later passes over its frames."""
 
     path: str
     video: VideoInfo
     audio: AudioInfo
     audio_16k: np.ndarray = field(repr=False)
+    limits: Limits = Limits()
 
 
-def read_media(path: str | os.PathLike) -> Media:
+def read_media(path: str | os.PathLike, limits: Limits = Limits()) -> Media:
     """Probe ``path`` and decode its audio in one pass over the file.
 
     Frame times come from the demuxed video packets (sorted presentation timestamps,
@@ -84,15 +102,16 @@ def read_media(path: str | os.PathLike) -> Media:
     Raises
     ------
     MusevizError
-        When the file is missing, empty, not a media file, or has no video track.
+        When the file is missing, empty, not a media file, a still image, has no video
+        track, is longer than ``limits.max_duration_s`` or takes longer than
+        ``limits.decode_timeout_s`` to decode.
     """
     path = os.fspath(path)
     with _open(path) as container:
-        if not container.streams.video:
-            raise MusevizError(f"{os.path.basename(path)} has no video track: museviz needs a video with pictures")
+        _require_video(container, path, limits)
         vstream = container.streams.video[0]
         astream = container.streams.audio[0] if container.streams.audio else None
-        packets, audio_16k, audio_src_samples, audio_start_s = _demux(container, vstream, astream)
+        packets, audio_16k, audio_src_samples, audio_start_s = _demux(container, vstream, astream, limits)
         has_audio = astream is not None
         # Stream objects must not outlive their container: read what is needed now.
         time_base = vstream.time_base
@@ -119,13 +138,14 @@ def read_media(path: str | os.PathLike) -> Media:
         height=height,
         codec=codec,
         start_offset_s=frame_start_s - origin_s,
+        rotation=_rotation(path),
     )
     if not has_audio:
         audio = AudioInfo(present=False)
     else:
         source_s = audio_src_samples / audio.sample_rate if audio.sample_rate else len(audio_16k) / SAMPLE_RATE
         audio = dataclasses.replace(audio, duration_s=source_s, n_samples_16k=len(audio_16k))
-    return Media(path=path, video=video, audio=audio, audio_16k=audio_16k)
+    return Media(path=path, video=video, audio=audio, audio_16k=audio_16k, limits=limits)
 
 
 def is_variable_rate(frame_times_s: np.ndarray, tick_s: float = 0.0) -> bool:
@@ -144,33 +164,56 @@ def is_variable_rate(frame_times_s: np.ndarray, tick_s: float = 0.0) -> bool:
 def iter_frames(media: Media, size: tuple[int, int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
     """Decode the pictures one at a time as ``(frame_idx, rgb)``.
 
-    ``rgb`` is (height, width, 3) uint8, scaled to ``size`` = (width, height) when given.
+    ``rgb`` is the upright picture (turned by the display rotation), (height, width, 3)
+    uint8, scaled to ``size`` = (width, height) of the upright picture when given.
     ``frame_idx`` indexes ``media.video.frame_times_s``; frames the decoder cannot place
     there (a damaged stream) are skipped rather than mislabelled.
     """
     pts_to_idx = {int(p): i for i, p in enumerate(media.video.frame_pts)}
+    rotation = media.video.rotation
     width, height = size if size else (None, None)
+    if rotation in (90, 270):
+        width, height = height, width
     # One reformatter for the whole clip: frame.to_ndarray sets up a new conversion per frame.
     reformatter = VideoReformatter()
     with _open(media.path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        for idx_guess, frame in enumerate(_decode_quietly(container, stream)):
+        for idx_guess, frame in enumerate(_decode_quietly(container, stream, media.limits.decode_timeout_s)):
             frame_idx = pts_to_idx.get(frame.pts, idx_guess if frame.pts is None else None)
             if frame_idx is None or frame_idx >= media.video.n_frames:
                 continue
-            yield frame_idx, reformatter.reformat(frame, width, height, format="rgb24").to_ndarray()
+            yield frame_idx, upright(reformatter.reformat(frame, width, height, format="rgb24").to_ndarray(), rotation)
 
 
-def check_video(path: str | os.PathLike) -> None:
-    """Raise ``MusevizError`` unless ``path`` opens as a container with a video track.
+def check_video(path: str | os.PathLike, limits: Limits = Limits()) -> None:
+    """Raise ``MusevizError`` unless ``path`` opens as a video within ``limits``.
 
     Costs only opening the file: interfaces call it before loading anything heavy.
     """
     path = os.fspath(path)
     with _open(path) as container:
-        if not container.streams.video:
-            raise MusevizError(f"{os.path.basename(path)} has no video track: museviz needs a video with pictures")
+        _require_video(container, path, limits)
+
+
+def _require_video(container, path: str, limits: Limits) -> None:
+    """A video track, not a still image, and no longer than the limit says (when the header tells)."""
+    name = os.path.basename(path)
+    # FFmpeg reads single pictures with its "image2" and "<codec>_pipe" demuxers.
+    if container.format.name == "image2" or container.format.name.endswith("_pipe"):
+        raise MusevizError(f"{name} is a still image: museviz needs a video with sound")
+    if not container.streams.video:
+        raise MusevizError(f"{name} has no video track: museviz needs a video with pictures")
+    if container.duration and limits.max_duration_s is not None:
+        _check_duration(name, container.duration / av.time_base, limits.max_duration_s)
+
+
+def _check_duration(name: str, duration_s: float, max_s: float) -> None:
+    if duration_s > max_s:
+        raise MusevizError(
+            f"{name} lasts {duration_s:.0f} s; museviz analyses up to {max_s:.0f} s here: cut it first "
+            f"(ffmpeg -i {shlex.quote(name)} -t {max_s:.0f} -c copy part.mp4)"
+        )
 
 
 def read_frame(media: Media, frame_idx: int) -> np.ndarray | None:
@@ -185,8 +228,21 @@ def read_frame(media: Media, frame_idx: int) -> np.ndarray | None:
         container.seek(target, stream=stream, backward=True)
         for frame in _decode_quietly(container, stream):
             if frame.pts is not None and frame.pts >= target:
-                return frame.to_ndarray(format="rgb24") if frame.pts == target else None
+                return upright(frame.to_ndarray(format="rgb24"), media.video.rotation) if frame.pts == target else None
     return None
+
+
+def upright(rgb: np.ndarray, rotation: int) -> np.ndarray:
+    """``rgb`` (h, w, 3) turned ``rotation`` degrees counter-clockwise, as players show it."""
+    return np.ascontiguousarray(np.rot90(rgb, k=rotation // 90)) if rotation else rgb
+
+
+def _rotation(path: str) -> int:
+    """The display rotation of the first decodable frame: 0, 90, 180 or 270 degrees."""
+    with _open(path) as container:
+        for frame in _decode_quietly(container, container.streams.video[0]):
+            return round(frame.rotation / 90) * 90 % 360
+    return 0
 
 
 def _open(path: str) -> av.container.InputContainer:
@@ -198,24 +254,41 @@ def _open(path: str) -> av.container.InputContainer:
     try:
         return av.open(path, mode="r")
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-        raise MusevizError(f"{name} is not a video museviz can read ({_reason(exc)}): export it again as mp4 (H.264 + AAC)") from None
+        raise MusevizError(
+            f"{name} is not a video museviz can read ({_reason(exc)}): it may be truncated or damaged; export it again as mp4 (H.264 + AAC)"
+        ) from None
 
 
 def _reason(exc: Exception) -> str:
     return getattr(exc, "strerror", None) or str(exc).split(":")[0] or type(exc).__name__
 
 
-def _decode_quietly(container, stream) -> Iterator[av.VideoFrame]:
-    """Decode ``stream``, skipping packets the decoder rejects (a damaged stretch)."""
+def _decode_quietly(container, stream, timeout_s: float | None = None) -> Iterator[av.VideoFrame]:
+    """Decode ``stream``, skipping packets the decoder rejects (a damaged stretch).
+
+    Stops with ``MusevizError`` once decoding itself (not the caller's work between frames)
+    has taken ``timeout_s``.
+    """
+    spent_s = 0.0
     for packet in container.demux(stream):
+        start = time.perf_counter()
         try:
-            yield from packet.decode()
+            frames = packet.decode()
         except av.FFmpegError:
             continue
+        spent_s += time.perf_counter() - start
+        if timeout_s is not None and spent_s > timeout_s:
+            raise MusevizError(_timeout_message(container, timeout_s))
+        yield from frames
 
 
-def _demux(container, vstream, astream):
+def _timeout_message(container, timeout_s: float) -> str:
+    return f"decoding {os.path.basename(container.name)} took longer than {timeout_s:g} s: the file may be damaged, or too long for this server"
+
+
+def _demux(container, vstream, astream, limits: Limits):
     """One pass: keep the video packets' timing, decode and resample the audio."""
+    deadline = None if limits.decode_timeout_s is None else time.perf_counter() + limits.decode_timeout_s
     packets = []
     chunks = []
     src_samples = 0
@@ -224,9 +297,13 @@ def _demux(container, vstream, astream):
     streams = [vstream] + ([astream] if astream else [])
     try:
         for packet in container.demux(streams):
+            if deadline is not None and time.perf_counter() > deadline:
+                raise MusevizError(_timeout_message(container, limits.decode_timeout_s))
             if packet.stream.type == "video":
                 if packet.size and not packet.is_discard:
                     packets.append((packet.pts, packet.duration))
+                    if limits.max_duration_s is not None and packet.pts is not None:
+                        _check_duration(os.path.basename(container.name), float(packet.pts * packet.time_base), limits.max_duration_s)
                 continue
             try:
                 frames = packet.decode()

@@ -30,6 +30,7 @@ import numpy as np
 
 from museviz.analysis import Analysis
 from museviz.errors import MusevizError
+from museviz.media import upright
 from museviz.palette import LEVEL_COLORS, rule_rgb
 from museviz.rules import MEL80, STREAM_RATES, WHISPER50, Schedule
 from museviz.whisper50 import SOURCE_FALLBACK
@@ -139,7 +140,7 @@ def render_overlay(
     _check_layer(analysis, layer)
     if out_path.exists() and out_path.samefile(analysis.media.path):
         raise MusevizError(f"{out_path.name} is the video being read: write the overlay to another file")
-    geometry = _geometry(analysis.media.video.width, analysis.media.video.height, len(rules))
+    geometry = _geometry(*analysis.media.video.display_size, len(rules))
     report(0.0, "Colour-mapping the feature lanes")
     strip = _Strip(analysis, rules, geometry, shift_ms / 1000, layer)
     try:
@@ -159,7 +160,7 @@ class FrameView:
         rules = list(rules)
         _check_rules(rules, analysis)
         _check_layer(analysis, layer)
-        self.geometry = _geometry(analysis.media.video.width, analysis.media.video.height, len(rules))
+        self.geometry = _geometry(*analysis.media.video.display_size, len(rules))
         self.strip = _Strip(analysis, rules, self.geometry, 0.0, layer)
 
     def render(self, frame_idx: int, picture: np.ndarray | None) -> np.ndarray:
@@ -621,7 +622,7 @@ def _render(analysis: Analysis, strip: _Strip, g: _Geometry, out_path: Path, shi
                     frame_idx = pts_to_idx.get(frame.pts, done if frame.pts is None else None)
                     if frame_idx is None:
                         continue
-                    out_frame = _compose(frame, strips.get(frame_idx), g)
+                    out_frame = _compose(_upright(frame, media.video.rotation), strips.get(frame_idx), g)
                     out_frame.pts = int(media.video.frame_pts[frame_idx])
                     out_frame.time_base = in_video.time_base
                     output.mux(out_video.encode(out_frame))
@@ -679,6 +680,13 @@ def _add_video_stream(output, in_video, g: _Geometry):
     stream.codec_context.time_base = in_video.time_base
     stream.codec_context.thread_type = "AUTO"
     return stream
+
+
+def _upright(frame: av.VideoFrame, rotation: int) -> av.VideoFrame:
+    """A phone video's frame turned as players show it (a slower RGB path, only when rotated)."""
+    if not rotation:
+        return frame
+    return av.VideoFrame.from_ndarray(upright(frame.to_ndarray(format="rgb24"), rotation), format="rgb24")
 
 
 def _compose(frame: av.VideoFrame, strip_i420: np.ndarray, g: _Geometry) -> av.VideoFrame:

@@ -742,8 +742,8 @@ def _jittery_line(ax, x: np.ndarray, y: np.ndarray, window: int, style: dict, la
 
 
 def _running_mean(y: np.ndarray, window: int) -> np.ndarray:
-    """Centred mean over ``window`` values, over fewer at the ends."""
-    kernel = np.ones(window)
+    """Centred mean over ``window`` values, over fewer at the ends (and on short series)."""
+    kernel = np.ones(min(window, len(y)))
     return np.convolve(y, kernel, mode="same") / np.convolve(np.ones(len(y)), kernel, mode="same")
 
 

@@ -39,6 +39,7 @@ def report_dict(analysis: Analysis) -> dict:
             "height": video.height,
             "codec": video.codec,
             "start_offset_s": video.start_offset_s,
+            "rotation": video.rotation,
         },
         "audio": {
             "present": audio.present,

@@ -343,6 +343,9 @@ class ClipSpec:
         mouth when there is no audio either).
     face : bool
         False: a plain moving gradient picture, no face.
+    rotation : int
+        A phone video's display rotation, degrees counter-clockwise (0, 90, 180, 270): the
+        picture is stored turned the other way, and players turn it upright to ``size``.
     """
 
     fps: Fraction = Fraction(25)
@@ -356,6 +359,12 @@ class ClipSpec:
     audio_duration_s: float | None = None
     mouth_audio: np.ndarray | None = None
     face: bool = True
+    rotation: int = 0
+
+    @property
+    def stored_size(self) -> tuple[int, int]:
+        """(width, height) as encoded: ``size`` turned back by ``rotation``."""
+        return self.size[::-1] if self.rotation in (90, 270) else self.size
 
 
 def _fps(spec: ClipSpec) -> Fraction:
@@ -477,7 +486,7 @@ def _declared_rate(spec: ClipSpec) -> Fraction:
 
 def _add_video_stream(container, codecs: _Codecs, spec: ClipSpec):
     """Add the video stream to ``container`` (an open PyAV output), in the time base of its pts."""
-    width, height = spec.size
+    width, height = spec.stored_size
     video = container.add_stream(
         codecs.video,
         rate=_declared_rate(spec),
@@ -486,6 +495,8 @@ def _add_video_stream(container, codecs: _Codecs, spec: ClipSpec):
     )
     video.width, video.height = width, height
     video.pix_fmt = codecs.odd_size_pix_fmt if width % 2 or height % 2 else "yuv420p"
+    if spec.rotation:
+        video.set_display_rotation(spec.rotation)
     return video
 
 
@@ -508,7 +519,8 @@ def _video_frames(video, spec: ClipSpec):
     openness = np.zeros(len(pts)) if mouth is None else loudness_envelope(mouth, SAMPLE_RATE, times_s)
     for tick, t_s, mouth_open in zip(pts, times_s, openness):
         picture = face_frame(mouth_open, spec.size) if spec.face else gradient_frame(t_s, spec.size)
-        frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+        stored = np.ascontiguousarray(np.rot90(picture, k=-spec.rotation // 90)) if spec.rotation else picture
+        frame = av.VideoFrame.from_ndarray(stored, format="rgb24")
         frame.pts, frame.time_base = int(tick), time_base
         yield t_s, video, frame
 

@@ -9,6 +9,7 @@ upload folder, and are removed once Gradio has copied the results out.
 from __future__ import annotations
 
 import html
+import logging
 import os
 import shutil
 import stat
@@ -30,7 +31,7 @@ from museviz.analysis import Analysis, Options, analyze
 from museviz.checks import Check, rule_checks
 from museviz.errors import MusevizError
 from museviz.frames import FrameStore
-from museviz.media import SAMPLE_RATE, read_frame
+from museviz.media import SAMPLE_RATE, Limits, read_frame
 from museviz.overlay import DEFAULT_OVERLAY_RULES, FrameView, render_overlay
 from museviz.palette import LEVEL_COLORS, rule_color
 from museviz.plots import (
@@ -46,7 +47,17 @@ from museviz.report import report_dict, write_report
 from museviz.rules import RULES, Timeline, schedule_all
 from museviz.sync import parse_roi
 from museviz.audit import AuditSettings, VIDEO_SUFFIXES, run_audit, summary_text
-from museviz.config import AUDIT_MAX_CLIPS, AUDIT_MAX_UNZIPPED_MB, AUDIT_WORKERS, CACHE_SIZE, CHECKPOINT_ENV, DEFAULT_MODEL, env_checkpoint
+from museviz.config import (
+    AUDIT_MAX_CLIPS,
+    AUDIT_MAX_UNZIPPED_MB,
+    AUDIT_WORKERS,
+    CACHE_SIZE,
+    CHECKPOINT_ENV,
+    DECODE_TIMEOUT_S,
+    DEFAULT_MODEL,
+    MAX_DURATION_S,
+    env_checkpoint,
+)
 
 WORK_ROOT = Path(tempfile.gettempdir()) / "museviz-work"
 WHISPER_CHOICES = ("tiny", "base", "small")  # sizes a shared CPU server can hold at once
@@ -85,6 +96,7 @@ class _Session:
     view_rules: list[str] | None = None
 
 
+log = logging.getLogger(__name__)
 _cache: OrderedDict[str, _Session] = OrderedDict()
 _cache_lock = threading.Lock()
 
@@ -155,6 +167,8 @@ def run_analysis(video, rules, whisper, fps, tolerance_s, roi, with_overlay, shi
         yield tuple(out)
     except MusevizError as exc:
         raise gr.Error(str(exc)) from None
+    except Exception as exc:
+        raise _internal_error(exc) from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -172,7 +186,7 @@ def run_audit_zip(zip_file, tolerance_s, max_offset, min_confidence, progress=gr
     try:
         n_clips = extract_videos(zip_file, work / "clips", AUDIT_MAX_CLIPS, AUDIT_MAX_UNZIPPED_MB * 2**20)
         progress(0.0, desc=f"Auditing {n_clips} clips")
-        settings = AuditSettings(float(tolerance_s), int(max_offset), float(min_confidence))
+        settings = AuditSettings(float(tolerance_s), int(max_offset), float(min_confidence), limits=Limits(MAX_DURATION_S, DECODE_TIMEOUT_S))
         summary = run_audit(work / "clips", work / "audit.csv", settings, workers=AUDIT_WORKERS,
                             progress=lambda done, total, path: progress(done / total, desc=f"{done}/{total} {path}"))
         table = {"headers": list(AUDIT_TABLE_COLUMNS), "data": [[_cell(row[c]) for c in AUDIT_TABLE_COLUMNS] for row in summary.rows]}
@@ -180,8 +194,16 @@ def run_audit_zip(zip_file, tolerance_s, max_offset, min_confidence, progress=gr
         yield f"```\n{text}\n```", table, [str(summary.csv_path), str(summary.json_path)]
     except MusevizError as exc:
         raise gr.Error(str(exc)) from None
+    except Exception as exc:
+        raise _internal_error(exc) from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _internal_error(exc: Exception) -> gr.Error:
+    """A bug, or input nobody foresaw: logged with its traceback, shown as one sentence."""
+    log.exception("museviz failed")
+    return gr.Error(f"museviz failed on this clip ({type(exc).__name__}: {exc}). The server log has the details.")
 
 
 def extract_videos(zip_path: str | os.PathLike, dest: Path, max_files: int, max_bytes: int) -> int:
@@ -386,6 +408,7 @@ def _options(whisper: str | None, fps, tolerance_s, roi: str | None) -> Options:
         whisper_checkpoint=None if named else choice,
         whisper_model=choice if named else DEFAULT_MODEL,
         roi=parse_roi(roi) if roi and roi.strip() else None,
+        limits=Limits(MAX_DURATION_S, DECODE_TIMEOUT_S),
     )
 
 

@@ -9,13 +9,28 @@ import pytest
 import torch
 from whisper.model import ModelDimensions, Whisper
 
+# Every temporary file of the session goes under one folder, checked empty at the end.
+TEMP_ROOT = tempfile.mkdtemp(prefix="museviz-tests-")
+os.environ["TMPDIR"] = tempfile.tempdir = TEMP_ROOT
 # Tests never download weights and never see a developer's real cache.
 os.environ["MUSEVIZ_OFFLINE"] = "1"
-os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="museviz-test-cache-")
+os.environ["XDG_CACHE_HOME"] = os.path.join(TEMP_ROOT, "cache")
 os.environ.pop("MUSEVIZ_WHISPER_CHECKPOINT", None)
+NOT_OURS = ("pytest-of-", "pymp-", "cache")  # pytest's tmp_path, multiprocessing's, the Whisper cache
 
 TINY_ENCODER = dict(n_mels=80, n_audio_ctx=1500, n_audio_state=384, n_audio_head=6, n_audio_layer=4)
 SMALL_DECODER = dict(n_vocab=512, n_text_ctx=32, n_text_state=384, n_text_head=6, n_text_layer=1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_behind():
+    """After the whole suite, museviz has left no temporary file: every per-request folder
+    and half-written output was removed."""
+    yield
+    left = sorted(name for name in os.listdir(TEMP_ROOT) if not name.startswith(NOT_OURS))
+    work = os.path.join(TEMP_ROOT, "museviz-work")
+    left += [f"museviz-work/{name}" for name in os.listdir(work)] if os.path.isdir(work) else []
+    assert left in ([], ["museviz-work"]), f"temporary files left behind: {left}"
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,10 @@
 """The app as users meet it: a real Gradio server, driven by Debian's Chromium and by gradio_client."""
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -58,6 +58,8 @@ def server(tmp_path_factory):
     proc.terminate()
     proc.wait(timeout=30)
     log.close()
+    work = tmp / "museviz-work"
+    assert not work.exists() or not list(work.iterdir()), "per-request folders were left behind"
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +121,15 @@ def test_upload_analyse_and_inspect_in_the_browser(server, browser):
     page.close()
 
 
-def test_analysis_through_gradio_client_returns_the_report(server, tmp_path):
+@pytest.fixture
+def client_temp(tmp_path, monkeypatch):
+    """gradio_client leaves an empty folder in the temp dir per downloaded file: keep them in tmp_path."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    return tmp_path
+
+
+def test_analysis_through_gradio_client_returns_the_report(server, client_temp):
+    tmp_path = client_temp
     from gradio_client import Client, handle_file
 
     client = Client(server, verbose=False, download_files=str(tmp_path))
@@ -134,10 +144,10 @@ def test_analysis_through_gradio_client_returns_the_report(server, tmp_path):
     assert check["level"] == "warn" and check["value"] > 0
     downloads = [Path(p).name for p in result[11]]
     assert downloads == ["report.json", "features.npz"]
-    shutil.rmtree(tmp_path, ignore_errors=True)
 
 
-def test_audit_tab_through_gradio_client(server, tmp_path):
+def test_audit_tab_through_gradio_client(server, client_temp):
+    tmp_path = client_temp
     import zipfile
 
     from gradio_client import Client, handle_file
@@ -153,3 +163,21 @@ def test_audit_tab_through_gradio_client(server, tmp_path):
     assert rows["set/sync_25fps.mp4"][1] is True
     assert rows["set/audio_short.mp4"][2] == "duration-mismatch;training-window-short"
     assert sorted(Path(f).name for f in files) == ["audit.csv", "audit.json"]
+
+
+@pytest.mark.parametrize("path", ["/etc/passwd", str(ROOT / "app.py"), str(ROOT / "museviz" / "config.py"), "/proc/self/environ"])
+def test_the_file_route_refuses_anything_but_its_own_outputs(server, path):
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(server + "gradio_api/file=" + urllib.parse.quote(path), timeout=30)
+    assert refused.value.code in (403, 404)
+
+
+def test_the_bundled_examples_are_served(server):
+    import urllib.request
+
+    with urllib.request.urlopen(server + "gradio_api/file=" + str(CLIP), timeout=30) as response:
+        assert response.status == 200 and response.headers["content-type"] == "video/mp4"
