@@ -25,12 +25,13 @@ def speech_for(duration_s: float) -> np.ndarray:
     return np.tile(one, int(np.ceil(duration_s * 16000 / len(one))))[: round(duration_s * 16000)]
 
 
-def talking_clip(path: Path, duration_s: float, size=(640, 360), fps=Fraction(25)) -> Path:
-    """A talking-face clip with real speech, written once and reused."""
+def talking_clip(path: Path, duration_s: float, size=(640, 360), fps=Fraction(25), audio_s: float | None = None) -> Path:
+    """A talking-face clip with real speech (``audio_s`` of it, default the video's length)."""
     from museviz.synth import ClipSpec, write_clip
 
     if not path.exists():
-        write_clip(path, ClipSpec(fps=fps, duration_s=duration_s, size=size, audio=speech_for(duration_s)))
+        spec = ClipSpec(fps=fps, duration_s=duration_s, size=size, audio=speech_for(duration_s), audio_duration_s=audio_s)
+        write_clip(path, spec)
     return path
 
 

@@ -10,6 +10,7 @@ with the model already loaded (the app and the audit load it once); medians of `
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import tempfile
 from pathlib import Path
@@ -36,7 +37,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="museviz-bench-") as tmp:
         work = Path(tmp)
-        clip = talking_clip(work / "clip.mp4", args.seconds)
+        # Written audio a little short of the video: AAC pads its last frame, and 60.00 s must
+        # decode to at most 960000 samples to stay two 30 s segments.
+        clip = talking_clip(work / "clip.mp4", args.seconds, audio_s=args.seconds - 0.05)
         options = Options(whisper_checkpoint=whisper_checkpoint(work))
         model = load_encoder(options.whisper_checkpoint).model
         mel = log_mel(read_media(clip).audio_16k)
@@ -47,21 +50,26 @@ def main() -> None:
             with torch.inference_mode():
                 model.encoder(batch)
 
-        def whole_analyze():
-            write_report(analyze(clip, options), work / "out")
+        engine = dataclasses.replace(options, sync=False)
 
-        whole_analyze()
+        def whole_analyze(opts):
+            write_report(analyze(clip, opts), work / "out")
+
+        whole_analyze(options)
         encoder_passes()
-        analyze_s, encoder_s = [], []
+        analyze_s, encoder_s, with_sync_s = [], [], []
         for _ in range(args.runs):
-            analyze_s.append(timed(whole_analyze))
+            analyze_s.append(timed(lambda: whole_analyze(engine)))
             encoder_s.append(timed(encoder_passes))
+            with_sync_s.append(timed(lambda: whole_analyze(options)))
 
     ratio = median(analyze_s) / median(encoder_s)
-    print(f"clip: {args.seconds:.0f} s, 25 fps, 640x360, {len(segments)} encoder segment(s) in one batch; {args.runs} runs, medians")
-    print(f"analyze (probe, mel80, whisper50, rules, checks, report.json + features.npz): {median(analyze_s):.3f} s  (runs: {', '.join(f'{t:.2f}' for t in analyze_s)})")
-    print(f"encoder passes alone:                                                       {median(encoder_s):.3f} s  (runs: {', '.join(f'{t:.2f}' for t in encoder_s)})")
+    runs = lambda ts: ", ".join(f"{t:.2f}" for t in ts)
+    print(f"clip: {args.seconds:.0f} s, 25 fps, 640x360, {len(segments)} encoder segments in one batch; {args.runs} runs, medians")
+    print(f"analyze (probe, mel80, whisper50, rules, checks, report.json + features.npz): {median(analyze_s):.3f} s  (runs: {runs(analyze_s)})")
+    print(f"encoder passes alone:                                                       {median(encoder_s):.3f} s  (runs: {runs(encoder_s)})")
     print(f"ratio analyze / encoder: {ratio:.2f}  (target <= {TARGET_RATIO}: {'met' if ratio <= TARGET_RATIO else 'NOT met'})")
+    print(f"the same with the sync estimate (decodes every frame): {median(with_sync_s):.3f} s, {median(with_sync_s) / median(encoder_s):.2f} x the encoder")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import uuid
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
@@ -95,12 +96,37 @@ def _scheme(s: Schedule) -> dict:
 
 
 def report_json(analysis: Analysis) -> str:
-    """``report_dict`` as indented JSON, with each list of numbers kept on one line."""
-    text = json.dumps(report_dict(analysis), indent=1)
-    return _NUMBER_LIST.sub(lambda m: "[" + ", ".join(n.strip() for n in m.group(1).split(",") if n.strip()) + "]", text)
+    """``report_dict`` as indented JSON, each list of numbers on one line (a list of them,
+    one per line).
+
+    The lists are encoded apart by json's C encoder and spliced in: indented encoding runs
+    in pure Python, far too slow for a long clip's hundreds of thousands of indices.
+    """
+    lists: list[str] = []
+    tag = uuid.uuid4().hex  # no file name can collide with the placeholders
+    text = json.dumps(_lift_number_lists(report_dict(analysis), lists, tag), indent=1)
+    return re.sub(f'"@@{tag}:(\\d+)@@"', lambda m: lists[int(m.group(1))], text)
 
 
-_NUMBER_LIST = re.compile(r"\[([-0-9.e,\s]*)\]")
+def _lift_number_lists(value, lists: list[str], tag: str):
+    """``value`` with every list of numbers (or of such lists) replaced by a placeholder
+    string, its compact JSON appended to ``lists``."""
+    if isinstance(value, dict):
+        return {k: _lift_number_lists(v, lists, tag) for k, v in value.items()}
+    if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
+        if all(_numbers(v) for v in value):
+            lists.append("[\n" + ",\n".join(json.dumps(v) for v in value) + "\n]")
+            return f"@@{tag}:{len(lists) - 1}@@"
+    elif isinstance(value, list) and _numbers(value):
+        lists.append(json.dumps(value))
+        return f"@@{tag}:{len(lists) - 1}@@"
+    if isinstance(value, list):
+        return [_lift_number_lists(v, lists, tag) for v in value]
+    return value
+
+
+def _numbers(values: list) -> bool:
+    return all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values)
 
 
 def features_arrays(analysis: Analysis) -> dict[str, np.ndarray]:

@@ -88,3 +88,15 @@ def test_without_weights_whisper50_falls_back_to_pooled_logmel_and_says_so():
     assert features.features.shape == (len(wav) // 320, 1, 80)
     mel = whisper.log_mel_spectrogram(torch.from_numpy(wav)).numpy()
     assert np.allclose(features.features[7, 0], mel[:, 14:16].mean(axis=1), atol=1e-6)
+
+
+def test_60s_of_audio_is_encoded_in_one_batch_of_two_segments(whisper_checkpoint):
+    encoder = load_encoder(whisper_checkpoint)
+    batches = []
+    hook = encoder.model.encoder.register_forward_pre_hook(lambda _m, args: batches.append(tuple(args[0].shape)))
+    try:
+        features = whisper50(speechlike(60.0), encoder)
+    finally:
+        hook.remove()
+    assert batches == [(2, 80, 3000)]
+    assert features.features.shape == (3000, 5, 384)
