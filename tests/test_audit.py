@@ -68,13 +68,15 @@ def test_a_looser_offset_limit_keeps_the_late_clip(dataset, tmp_path):
 
 
 def test_identical_rows_with_one_and_two_workers_and_dask(dataset, tmp_path):
+    import dask
     from distributed import LocalCluster
 
     one = run_audit(dataset, tmp_path / "one.csv", workers=1).rows
     two = run_audit(dataset, tmp_path / "two.csv", workers=2).rows
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        dask = run_audit(dataset, tmp_path / "dask.csv", scheduler=cluster.scheduler_address).rows
-    assert one == two == dask
+    with dask.config.set({"temporary-directory": str(tmp_path / "dask")}):  # Dask's scratch space, not museviz's
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+            dask_rows = run_audit(dataset, tmp_path / "dask.csv", scheduler=cluster.scheduler_address).rows
+    assert one == two == dask_rows
 
 
 def test_an_interrupted_audit_resumes_without_redoing_finished_clips(dataset, tmp_path):
