@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import socket
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
+ROOT = Path(__file__).resolve().parent.parent
+APP_START_TIMEOUT_S = 120.0
 SPEECH_TEXT = (
     "Every frame of a talking head video is paired with a short window of audio features. "
     "When the rule that picks the window is off, the lips drift away from the sound."
@@ -60,3 +67,33 @@ def timed(fn: Callable[[], object]) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+@contextmanager
+def app_server(work: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``python app.py`` on a free port, its temp folders and log under ``work``; yields
+    (url, process) once a gradio_client can connect, and stops it afterwards."""
+    from gradio_client import Client
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
+           "GRADIO_TEMP_DIR": str(work / "gradio"), "TMPDIR": str(work)}
+    url = f"http://127.0.0.1:{port}/"
+    with open(work / "app.log", "w") as log:
+        server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.time() + APP_START_TIMEOUT_S
+            while True:
+                try:
+                    Client(url, verbose=False)
+                    break
+                except Exception:
+                    if time.time() > deadline or server.poll() is not None:
+                        raise RuntimeError(f"app.py did not start: {(work / 'app.log').read_text()[-2000:]}") from None
+                    time.sleep(1.0)
+            yield url, server
+        finally:
+            server.terminate()
+            server.wait(timeout=60)

@@ -12,18 +12,13 @@ the slider is let go). Prints medians; the target for ``/inspect`` is 300 ms.
 from __future__ import annotations
 
 import argparse
-import os
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import median, talking_clip, timed  # noqa: E402
+from bench._common import app_server, median, talking_clip, timed  # noqa: E402
 
 TARGET_S = 0.300
 RULES = ["exact", "musetalk-v1", "musetalk-v1.5", "wav2lip"]
@@ -38,39 +33,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="museviz-bench-") as tmp:
         work = Path(tmp)
         clip = talking_clip(work / "clip.mp4", 60.0)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_TEMP_DIR": str(work / "gradio")}
-        server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=open(work / "app.log", "w"), stderr=subprocess.STDOUT)
-        try:
-            client = _connect(f"http://127.0.0.1:{port}/", Client)
+        with app_server(work) as (url, _):
+            client = Client(url, verbose=False, download_files=str(work / "dl"))
             result = client.predict(handle_file(str(clip)), RULES, "tiny", None, 0.1, "", False, 0, api_name="/analyze")
             n_frames = result[12]["video"]["n_frames"]  # the analysis id stays in this client's session
             frames = [round(i * (n_frames - 1) / (args.moves - 1)) for i in range(args.moves)]
             fast = [timed(lambda f=f: client.predict(f, RULES, api_name="/inspect")) for f in frames]
             full = [timed(lambda f=f: client.predict(f, RULES, api_name="/inspect_plot")) for f in frames[: max(args.moves // 4, 3)]]
-        except Exception:
-            print((work / "app.log").read_text()[-3000:])
-            raise
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
     print(f"60 s 640x360 25 fps clip ({n_frames} frames), {args.moves} slider moves through gradio_client, medians")
     print(f"/inspect (frame + windows strip + formulas): {median(fast) * 1000:.0f} ms  (target <= {TARGET_S * 1000:.0f} ms: "
           f"{'met' if median(fast) <= TARGET_S else 'NOT met'}; slowest {max(fast) * 1000:.0f} ms)")
     print(f"/inspect_plot (full one-frame plot, on release): {median(full) * 1000:.0f} ms")
-
-
-def _connect(url: str, client_class, timeout_s: float = 120.0):
-    deadline = time.time() + timeout_s
-    while True:
-        try:
-            return client_class(url, verbose=False)
-        except Exception:
-            if time.time() > deadline:
-                raise
-            time.sleep(1.0)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,6 @@ resident memory (VmHWM of the server process; target under 3 GB).
 from __future__ import annotations
 
 import argparse
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -25,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._common import median  # noqa: E402
+from bench._common import app_server, median  # noqa: E402
 from museviz.plots import DEFAULT_PLOT_RULES  # noqa: E402
 
 CLIP = ROOT / "assets" / "sync_25fps.mp4"
@@ -42,17 +39,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="museviz-load-") as tmp:
         work = Path(tmp)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
-               "GRADIO_TEMP_DIR": str(work / "gradio"), "TMPDIR": str(work)}
-        log = open(work / "app.log", "w")
-        server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}/"
-        peak = PeakMemory(server.pid)
-        try:
-            _wait_until_up(url, Client)
+        with app_server(work) as (url, server):
+            peak = PeakMemory(server.pid)
             peak.start()
             lock = threading.Lock()
             results: list[tuple[str, float]] = []
@@ -77,11 +65,7 @@ def main() -> None:
                     first = args.burst + wave * args.wave_size
                     list(pool.map(one, range(first, first + args.wave_size)))
             total_s = time.perf_counter() - start
-        finally:
             peak.stop()
-            server.terminate()
-            server.wait(timeout=60)
-            log.close()
         left = list((work / "museviz-work").iterdir()) if (work / "museviz-work").exists() else []
 
     outcomes = [o for o, _ in results]
@@ -121,18 +105,6 @@ class PeakMemory:
                     self.peak_mb = max(self.peak_mb, int(line.split()[1]) / 1024)
         except OSError:
             pass
-
-
-def _wait_until_up(url: str, client_class, timeout_s: float = 120.0) -> None:
-    deadline = time.time() + timeout_s
-    while True:
-        try:
-            client_class(url, verbose=False)
-            return
-        except Exception:
-            if time.time() > deadline:
-                raise
-            time.sleep(1.0)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import uuid
 import zipfile
 from collections import OrderedDict
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -135,8 +136,7 @@ def run_analysis(video, rules, whisper, fps, tolerance_s, roi, with_overlay, shi
     """
     if not video:
         raise gr.Error("Upload a video or pick one of the examples first.")
-    work = Path(tempfile.mkdtemp(prefix="req-", dir=_work_root()))
-    try:
+    with _request_folder("req-") as work:
         options = _options(whisper, fps, tolerance_s, roi)
         analysis = analyze(video, options, progress=lambda f, d: progress(0.3 * f, desc=d))
         rules = _plot_rules(rules)
@@ -165,12 +165,6 @@ def run_analysis(video, rules, whisper, fps, tolerance_s, roi, with_overlay, shi
             downloads.append(str(overlay))
         out[11] = downloads
         yield tuple(out)
-    except MusevizError as exc:
-        raise gr.Error(str(exc)) from None
-    except Exception as exc:
-        raise _internal_error(exc) from None
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 AUDIT_TABLE_COLUMNS = ("path", "keep", "reasons", "fps_fraction", "vfr", "n_frames", "mismatch_s", "sync_offset_ms", "sync_confidence", "error")
@@ -182,8 +176,7 @@ def run_audit_zip(zip_file, tolerance_s, max_offset, min_confidence, progress=gr
     (the main columns) and the CSV and JSON downloads."""
     if not zip_file:
         raise gr.Error("Upload a .zip of video clips first.")
-    work = Path(tempfile.mkdtemp(prefix="audit-", dir=_work_root()))
-    try:
+    with _request_folder("audit-") as work:
         n_clips = extract_videos(zip_file, work / "clips", AUDIT_MAX_CLIPS, AUDIT_MAX_UNZIPPED_MB * 2**20)
         progress(0.0, desc=f"Auditing {n_clips} clips")
         settings = AuditSettings(float(tolerance_s), int(max_offset), float(min_confidence), limits=Limits(MAX_DURATION_S, DECODE_TIMEOUT_S))
@@ -192,18 +185,24 @@ def run_audit_zip(zip_file, tolerance_s, max_offset, min_confidence, progress=gr
         table = {"headers": list(AUDIT_TABLE_COLUMNS), "data": [[_cell(row[c]) for c in AUDIT_TABLE_COLUMNS] for row in summary.rows]}
         text = summary_text(summary).rsplit("\n", 1)[0]  # without the server-side "wrote ..." line
         yield f"```\n{text}\n```", table, [str(summary.csv_path), str(summary.json_path)]
+
+
+@contextmanager
+def _request_folder(prefix: str) -> Iterator[Path]:
+    """A folder of the request's own, removed once the results are delivered or it fails;
+    errors come out as one-sentence ``gr.Error``s."""
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir=_work_root()))
+    try:
+        yield work
+    except gr.Error:
+        raise
     except MusevizError as exc:
         raise gr.Error(str(exc)) from None
-    except Exception as exc:
-        raise _internal_error(exc) from None
+    except Exception as exc:  # a bug, or input nobody foresaw: logged in full, shown as one sentence
+        log.exception("museviz failed")
+        raise gr.Error(f"museviz failed on this clip ({type(exc).__name__}: {exc}). The server log has the details.") from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-def _internal_error(exc: Exception) -> gr.Error:
-    """A bug, or input nobody foresaw: logged with its traceback, shown as one sentence."""
-    log.exception("museviz failed")
-    return gr.Error(f"museviz failed on this clip ({type(exc).__name__}: {exc}). The server log has the details.")
 
 
 def extract_videos(zip_path: str | os.PathLike, dest: Path, max_files: int, max_bytes: int) -> int:

@@ -6,7 +6,6 @@ import subprocess
 import sys
 import time
 import wave
-from pathlib import Path
 
 import av
 import gradio as gr
