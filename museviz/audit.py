@@ -24,22 +24,17 @@ from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
-from museviz.checks import DEFAULT_DURATION_TOLERANCE_S, run_checks
+from museviz.checks import CLIP_CHECK_IDS, DEFAULT_DURATION_TOLERANCE_S, run_checks
 from museviz.errors import MusevizError
 from museviz.media import Limits, read_media
 from museviz.rules import Timeline, schedule_all
 from museviz.sync import KEEP_MAX_OFFSET_FRAMES, KEEP_MIN_CONFIDENCE, Roi, estimate_sync
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi")
-CHECK_IDS = (
-    "no-audio", "audio-format", "vfr", "fps-not-25", "rotation", "duration-mismatch", "stream-start-offset", "v15-fps-truncation",
-    "v15-padding-offset", "v15-window-overflow", "v1-extra-chunks", "wav2lip-tail", "wav2lip-train-shift",
-    "training-window-short",
-)
-DROP_CHECKS = ("no-audio", "vfr", "fps-not-25", "duration-mismatch", "stream-start-offset", "training-window-short")
+DROP_CHECKS = ("damaged", "no-audio", "vfr", "fps-not-25", "duration-mismatch", "stream-start-offset", "training-window-short")
 COLUMNS = (
     "path", "status", "error", "fps", "fps_fraction", "vfr", "n_frames", "video_duration_s", "audio_duration_s",
-    "mismatch_s", *(f"check_{c}" for c in CHECK_IDS), "sync_offset_frames", "sync_offset_ms", "sync_confidence",
+    "mismatch_s", *(f"check_{c}" for c in CLIP_CHECK_IDS), "sync_offset_frames", "sync_offset_ms", "sync_confidence",
     "keep", "reasons",
 )
 
@@ -83,20 +78,28 @@ def find_videos(root: str | os.PathLike) -> list[str]:
 
 
 def audit_clip(relative_path: str, root: str, settings: AuditSettings) -> dict:
-    """One clip's row; never raises for a bad clip: the error goes into the row."""
+    """One clip's row (``COLUMNS``); never raises for a bad clip: the error goes into the row
+    (``status`` "failed", reason "unreadable", or "failed" for an error nobody foresaw)."""
     row = {column: "" for column in COLUMNS}
     row["path"] = relative_path
     try:
-        media = read_media(Path(root) / relative_path, settings.limits)
+        return _audit_row(row, Path(root) / relative_path, settings)
     except MusevizError as exc:
         return {**row, "status": "failed", "error": str(exc), "keep": False, "reasons": "unreadable"}
+    except Exception as exc:  # one odd clip must not stop an audit of thousands
+        message = str(exc).splitlines()[0] if str(exc) else ""
+        return {**row, "status": "failed", "error": f"museviz failed ({type(exc).__name__}: {message})", "keep": False, "reasons": "failed"}
+
+
+def _audit_row(row: dict, path: Path, settings: AuditSettings) -> dict:
+    media = read_media(path, settings.limits)
     video, audio = media.video, media.audio
-    timeline = Timeline(video.frame_times_s, video.fps, video.duration_s, len(media.audio_16k))
+    timeline = Timeline.of_media(media)
     checks = run_checks(media, timeline, schedule_all(timeline), settings.duration_tolerance_s)
     row.update(
         status="ok",
         fps=round(video.fps, 6),
-        fps_fraction=f"{video.fps_fraction.numerator}/{video.fps_fraction.denominator}",
+        fps_fraction=video.fps_text,
         vfr=video.vfr,
         n_frames=video.n_frames,
         video_duration_s=round(video.duration_s, 4),
@@ -134,7 +137,8 @@ def run_audit(
     """Audit every video under ``root`` into ``out_csv`` (and the same name with ``.json``).
 
     ``workers`` processes on this machine (default: one per core), or the Dask scheduler
-    at ``scheduler``. Rows already in ``out_csv`` are kept and their clips not redone.
+    at ``scheduler``. Rows already in ``out_csv`` are kept and their clips not redone,
+    unless they were made with other settings (the JSON copy, written first, records them).
     ``progress(done, total, path)`` is called as each clip finishes.
     """
     root = Path(root).resolve()
@@ -143,7 +147,12 @@ def run_audit(
     if not paths:
         raise MusevizError(f"no video files ({', '.join(VIDEO_SUFFIXES)}) under {root}")
     out_csv.parent.mkdir(parents=True, exist_ok=True)
-    done = {row["path"]: row for row in _read_rows(out_csv) if row["path"] in paths}
+    json_path = out_csv.with_suffix(".json")
+    header = {"root": str(root), "settings": _settings_dict(settings)}
+    wanted = set(paths)
+    same_settings = _previous_settings(json_path) == header["settings"]
+    done = {row["path"]: row for row in _read_rows(out_csv) if row["path"] in wanted} if same_settings else {}
+    json_path.write_text(json.dumps({**header, "rows": []}, indent=1))
     todo = [p for p in paths if p not in done]
     with open(out_csv, "w", newline="") as f:
         writer = csv.DictWriter(f, COLUMNS)
@@ -159,8 +168,7 @@ def run_audit(
                 progress(len(done), len(paths), row["path"])
     rows = [_typed(done[p]) for p in paths]
     _write_sorted(out_csv, rows)
-    json_path = out_csv.with_suffix(".json")
-    json_path.write_text(json.dumps({"root": str(root), "settings": _settings_dict(settings), "rows": rows}, indent=1))
+    json_path.write_text(json.dumps({**header, "rows": rows}, indent=1))
     reasons = Counter(r for row in rows for r in row["reasons"].split(";") if r)
     failed = sum(row["status"] == "failed" for row in rows)
     kept = sum(bool(row["keep"]) for row in rows)
@@ -203,6 +211,13 @@ def _quiet_worker() -> None:
     import cv2
 
     cv2.setNumThreads(1)
+
+
+def _previous_settings(json_path: Path) -> dict | None:
+    try:
+        return json.loads(json_path.read_text())["settings"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _read_rows(path: Path) -> list[dict]:

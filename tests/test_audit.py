@@ -99,3 +99,11 @@ def test_cli_prints_counts_by_reason_and_a_progress_bar(dataset, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "7 clips: 1 kept, 6 dropped (1 failed to read)" in result.stdout
     assert "7/7" in result.stderr and "clips/s" in result.stderr
+
+
+def test_a_resumed_audit_with_other_settings_redoes_every_clip(dataset, tmp_path):
+    out = tmp_path / "resume.csv"
+    run_audit(dataset, out, workers=1)
+    redone = run_audit(dataset, out, AuditSettings(max_offset_frames=8), workers=1)
+    assert redone.resumed == 0
+    assert {r["path"]: r["keep"] for r in redone.rows}["good/late_320ms.mp4"] is True
