@@ -6,6 +6,7 @@ Bad input ends with exit status 2 and one line ``museviz: error: ...`` on stderr
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shutil
 import sys
@@ -41,9 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"a Whisper checkpoint in openai-whisper's format (default: ${CHECKPOINT_ENV})",
     )
     a.add_argument("--whisper-model", default=DEFAULT_MODEL, metavar="NAME", help=f"openai-whisper model name (default {DEFAULT_MODEL})")
-    a.add_argument("--fps", type=float, help="the frame rate pipelines believe (default: the container's average rate)")
+    a.add_argument("--fps", type=_positive, help="the frame rate pipelines believe (default: the container's average rate)")
     a.add_argument(
-        "--duration-tolerance", type=float, default=DEFAULT_DURATION_TOLERANCE_S, metavar="S",
+        "--duration-tolerance", type=_non_negative, default=DEFAULT_DURATION_TOLERANCE_S, metavar="S",
         help=f"audio/video duration mismatch allowed, in seconds (default {DEFAULT_DURATION_TOLERANCE_S})",
     )
     _add_limits(a)
@@ -51,15 +52,15 @@ def build_parser() -> argparse.ArgumentParser:
     u = commands.add_parser("audit", help="audit every video under a folder: one row per clip, a keep verdict")
     u.add_argument("folder", help="the folder of clips (searched recursively)")
     u.add_argument("--out", required=True, metavar="CSV", help="the table to write (a .json copy goes next to it); an existing one is resumed")
-    u.add_argument("--workers", type=_positive_int, metavar="N", help="processes on this machine (default: one per core)")
+    u.add_argument("--workers", type=_count, metavar="N", help="processes on this machine (default: one per core)")
     u.add_argument("--scheduler", metavar="ADDRESS", help="run the clips on this Dask scheduler instead (tcp://host:8786)")
     u.add_argument(
-        "--duration-tolerance", type=float, default=DEFAULT_DURATION_TOLERANCE_S, metavar="S",
+        "--duration-tolerance", type=_non_negative, default=DEFAULT_DURATION_TOLERANCE_S, metavar="S",
         help=f"audio/video duration mismatch allowed, in seconds (default {DEFAULT_DURATION_TOLERANCE_S})",
     )
-    u.add_argument("--max-offset", type=int, default=KEEP_MAX_OFFSET_FRAMES, metavar="F",
+    u.add_argument("--max-offset", type=_whole, default=KEEP_MAX_OFFSET_FRAMES, metavar="F",
                    help=f"largest |sync offset| kept, in frames (default {KEEP_MAX_OFFSET_FRAMES}, LatentSync's)")
-    u.add_argument("--min-confidence", type=float, default=KEEP_MIN_CONFIDENCE, metavar="C",
+    u.add_argument("--min-confidence", type=_non_negative, default=KEEP_MIN_CONFIDENCE, metavar="C",
                    help=f"smallest sync confidence kept (default {KEEP_MIN_CONFIDENCE})")
     u.add_argument("--roi", type=parse_roi, metavar="X,Y,W,H", help="mouth region as fractions of the frame, instead of face detection")
     _add_limits(u)
@@ -67,9 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_limits(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--max-duration", type=float, default=CLI_MAX_DURATION_S, metavar="S",
+    p.add_argument("--max-duration", type=_positive, default=CLI_MAX_DURATION_S, metavar="S",
                    help=f"refuse clips longer than this, in seconds (default {CLI_MAX_DURATION_S:g})")
-    p.add_argument("--decode-timeout", type=float, default=CLI_DECODE_TIMEOUT_S, metavar="S",
+    p.add_argument("--decode-timeout", type=_non_negative, default=CLI_DECODE_TIMEOUT_S, metavar="S",
                    help=f"stop a pass over a file after this many seconds of decoding (default {CLI_DECODE_TIMEOUT_S:g})")
 
 
@@ -81,14 +82,45 @@ def _add_analyze_outputs(a: argparse.ArgumentParser) -> None:
     a.add_argument("--no-plots", action="store_true", help="do not draw the PNG plots")
     a.add_argument("--no-overlay", action="store_true", help="do not render overlay.mp4")
     a.add_argument("--no-sync", action="store_true", help="do not estimate the audio-visual offset")
-    a.add_argument("--shift-ms", type=float, default=0.0, metavar="MS", help="render the overlay with the audio moved by MS (positive: later)")
+    a.add_argument("--shift-ms", type=_finite, default=0.0, metavar="MS", help="render the overlay with the audio moved by MS (positive: later)")
     a.add_argument("--roi", type=parse_roi, metavar="X,Y,W,H", help="mouth region as fractions of the frame, instead of face detection")
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    value = _finite(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative: give 0 or more")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = _finite(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not above 0")
+    return value
+
+
+def _whole(text: str) -> int:
+    value = _non_negative(text)
+    if value != int(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+    return int(value)
+
+
+def _count(text: str) -> int:
+    value = _whole(text)
     if value < 1:
-        raise ValueError(text)
+        raise argparse.ArgumentTypeError(f"{text!r}: give 1 or more")
     return value
 
 
@@ -105,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug, or input nobody foresaw: still one line, never a traceback
         if os.environ.get("MUSEVIZ_DEBUG"):
             raise
-        print(f"museviz: error: museviz failed ({type(exc).__name__}: {exc}); set MUSEVIZ_DEBUG=1 for the traceback and report it", file=sys.stderr)
+        first_line = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"museviz: error: museviz failed ({type(exc).__name__}: {first_line}); set MUSEVIZ_DEBUG=1 for the traceback and report it", file=sys.stderr)
         return EXIT_INTERNAL
 
 
@@ -163,12 +196,11 @@ def _audit(args: argparse.Namespace) -> int:
 def summary(analysis) -> str:
     """A short human account: the clip, the features, chunk counts, and the checks."""
     v, a = analysis.media.video, analysis.media.audio
-    fraction = f"{v.fps_fraction.numerator}/{v.fps_fraction.denominator}"
     audio = f"{a.duration_s:.2f} s audio ({a.sample_rate} Hz, {a.channels} ch)" if a.present else "no audio"
     w = analysis.whisper
     lines = [
-        f"{os.path.basename(analysis.media.path)}: {v.n_frames} frames at {fraction} fps ({v.fps:.3f}"
-        f"{', variable' if v.vfr else ''}), {v.width}x{v.height}, {v.duration_s:.2f} s video, {audio}",
+        f"{os.path.basename(analysis.media.path)}: {v.n_frames} frames at {v.fps_text} fps ({v.fps:.3f}"
+        f"{', variable' if v.vfr else ''}), {'x'.join(map(str, v.display_size))}, {v.duration_s:.2f} s video, {audio}",
         f"features: whisper50 {' x '.join(map(str, w.features.shape))} ({w.source}{', ' + w.model if w.model else ''}), "
         f"mel80 {' x '.join(map(str, analysis.mel80.shape))}",
         "chunks: " + " | ".join(f"{name} {s.n_chunks}" + (" (fails)" if s.error else "") for name, s in analysis.schedules.items()),

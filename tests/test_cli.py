@@ -47,7 +47,7 @@ def test_fps_override_is_what_the_rules_use(clips, tmp_path):
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "report.json").read_text())
     assert report["video"]["fps_used"] == 29.97 and report["schemes"]["musetalk-v1.5"]["fps_used"] == 29
-    assert report["sync"] == {"error": "not measured (--no-sync)"}
+    assert report["sync"] == {"error": "the sync estimate was turned off"}
     assert sorted(p.name for p in out.iterdir()) == ["features.npz", "report.json"]
 
 
@@ -57,7 +57,11 @@ def test_fps_override_is_what_the_rules_use(clips, tmp_path):
         (["analyze", "missing.mp4", "--out", "o"], "missing.mp4: no such file"),
         (["analyze", "notes.mp4", "--out", "o"], "is not a video museviz can read"),
         (["analyze", "notes.mp4"], "required: --out"),
-        (["analyze", "notes.mp4", "--out", "o", "--fps", "fast"], "invalid float value"),
+        (["analyze", "notes.mp4", "--out", "o", "--fps", "fast"], "is not a number"),
+        (["analyze", "notes.mp4", "--out", "o", "--fps", "0"], "'0' is not above 0"),
+        (["analyze", "notes.mp4", "--out", "o", "--duration-tolerance", "-1"], "'-1' is negative"),
+        (["analyze", "notes.mp4", "--out", "o", "--shift-ms", "nan"], "'nan' is not a number"),
+        (["audit", ".", "--out", "o", "--max-offset", "1.5"], "'1.5' is not a whole number"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_leaves_nothing(tmp_path, args, says):
