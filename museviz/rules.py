@@ -16,11 +16,15 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from museviz.grid import MEL80_PER_SECOND as MEL_PER_SECOND
-from museviz.grid import TOKENS_PER_SECOND, n_mel_frames, n_tokens
-from museviz.media import SAMPLE_RATE
+from museviz.grid import SAMPLE_RATE, TOKENS_PER_SECOND, n_mel_frames, n_tokens
+
+if TYPE_CHECKING:
+    from museviz.media import Media
 
 WHISPER50 = "whisper50"
 MEL80 = "mel80"
@@ -53,9 +57,25 @@ class Timeline:
     fps: float
     video_duration_s: float
     n_samples: int
+    vfr: bool = False  # the frame times vary beyond timestamp rounding (see museviz.media)
+
+    @classmethod
+    def of_media(cls, media: Media, fps: float | None = None) -> Timeline:
+        """A probed clip as a pipeline sees it, believing ``fps`` (default: the container's rate)."""
+        video = media.video
+        return cls(video.frame_times_s, fps or video.fps, video.duration_s, len(media.audio_16k), video.vfr)
+
+    @classmethod
+    def constant_rate(cls, fps: float, duration_s: float, audio_s: float | None = None) -> Timeline:
+        """``round(duration_s * fps)`` frames at exactly ``i / fps``, with ``audio_s``
+        (default: as long as the video) of audio: a clip described by numbers alone."""
+        n_frames = max(round(duration_s * fps), 1)
+        video_s = n_frames / fps
+        return cls(np.arange(n_frames) / fps, fps, video_s, round((video_s if audio_s is None else audio_s) * SAMPLE_RATE))
 
     @property
     def n_frames(self) -> int:
+        """Decoded frames."""
         return len(self.frame_times_s)
 
     @property
@@ -133,6 +153,9 @@ class Schedule:
         return self.outside.any(axis=1)
 
 
+Explain = Callable[[Timeline, Schedule, int], list[str]]
+
+
 @dataclass(frozen=True)
 class Rule:
     """A system's rule: its name, the stream it reads, and the formula it applies."""
@@ -142,11 +165,10 @@ class Rule:
     kind: str  # "inference", "training" or "reference"
     formula: str
     schedule: Callable[[Timeline], Schedule] = field(repr=False)
-    explain: Callable[[Timeline, Schedule, int], list[str]] = field(repr=False)
+    explain: Explain = field(repr=False)
 
 
 RULES: dict[str, Rule] = {}
-Explain = Callable[[Timeline, Schedule, int], list[str]]
 
 
 def rule(name: str, stream: str, kind: str, formula: str, explain: Explain):
@@ -258,12 +280,13 @@ def musetalk_v1(t: Timeline) -> Schedule:
 def latentsync(t: Timeline) -> Schedule:
     """LatentSync: MuseTalk v1's rule after re-encoding the video at 25 fps.
 
-    Output frame ``k`` of the 25 fps video shows the last source frame whose time rounds
-    to slot ``k`` or earlier (ffmpeg's ``fps`` filter), so the picture paired with chunk
-    ``k`` is that frame: duplicates and drops show as local drift.
+    Output frame ``k`` of the 25 fps video shows the last source frame whose time, counted
+    from the first frame, rounds (half away from zero, as ffmpeg's ``fps`` filter does) to
+    slot ``k`` or earlier, so the picture paired with chunk ``k`` is that frame: duplicates
+    and drops show as local drift.
     """
-    n_out = round(t.video_duration_s * LATENTSYNC_FPS)
-    slots = np.round((t.frame_times_s - t.frame_times_s[0]) * LATENTSYNC_FPS) if t.n_frames else np.zeros(0)
+    n_out = _round_half_up(t.video_duration_s * LATENTSYNC_FPS)
+    slots = _round_half_up((t.frame_times_s - t.frame_times_s[0]) * LATENTSYNC_FPS) if t.n_frames else np.zeros(0)
     source = np.searchsorted(slots, np.arange(n_out), side="right") - 1
     return _musetalk_v1_loop("latentsync", t, float(LATENTSYNC_FPS), source)
 
@@ -408,6 +431,12 @@ def _centred(name: str, stream: str, width: int, t: Timeline) -> Schedule:
     rate = STREAM_RATES[stream]
     starts = np.floor((t.frame_times_s + TIME_EPSILON_S) * rate - (width - 2) / 2).astype(np.int64)
     return _schedule(name, stream, t.fps, t.n_features(stream), _windows(starts, width), ZERO, _own_frames(t), t)
+
+
+def _round_half_up(x):
+    """Round halves up, as ffmpeg's AV_ROUND_NEAR_INF does for these positive times (numpy
+    rounds them to even); ``TIME_EPSILON_S`` absorbs float sums of ticks."""
+    return np.floor(np.asarray(x) + 0.5 + TIME_EPSILON_S).astype(np.int64)
 
 
 def _first_index(stop: Callable[[int], bool], estimate: float) -> int:

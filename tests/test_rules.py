@@ -1,5 +1,6 @@
 """Each system's rule against the hand-worked cases of ALIGNMENT.md."""
 
+import math
 from fractions import Fraction
 
 import numpy as np
@@ -11,9 +12,8 @@ NTSC = float(Fraction(30000, 1001))
 
 
 def constant_rate(fps: float, seconds: float, audio_seconds: float | None = None) -> Timeline:
-    n_frames = round(seconds * fps)
-    audio_s = seconds if audio_seconds is None else audio_seconds
-    return Timeline(np.arange(n_frames) / fps, fps, n_frames / fps, round(audio_s * 16000))
+    """``seconds`` of frames and (unless told otherwise) exactly ``seconds`` of audio."""
+    return Timeline.constant_rate(fps, seconds, seconds if audio_seconds is None else audio_seconds)
 
 
 def test_v1_makes_252_chunks_for_10s_at_25fps_two_more_than_frames():
@@ -66,7 +66,7 @@ def test_v15_frame0_reads_four_zero_tokens_then_the_first_six():
     assert v15.n_chunks == 250
 
 
-def test_v15_truncates_2997_to_29_and_drifts_194s_after_60s():
+def test_v15_truncates_2997_to_29_and_its_audio_runs_194s_ahead_after_60s():
     t = constant_rate(NTSC, 60)
     v15 = RULES["musetalk-v1.5"].schedule(t)
     assert v15.fps_used == 29
@@ -90,7 +90,7 @@ def test_v15_exits_at_60fps_instead_of_crashing_museviz():
     assert v15.n_chunks == 599
 
 
-@pytest.mark.parametrize("fps, offset_tokens", [(15, -4), (20, -2), (24, -2), (25, 0), (30, 0), (49, 0)])
+@pytest.mark.parametrize("fps, offset_tokens", [(15, -4), (20, -2), (24, -2), (25, 0), (30, 0), (49, 0), (50, 2), (60, 2)])
 def test_v15_padding_shifts_windows_against_v1(fps, offset_tokens):
     t = constant_rate(fps, 10)
     v15 = RULES["musetalk-v1.5"].schedule(t)
@@ -140,3 +140,63 @@ def test_exact_reference_is_not_pushed_a_token_early_by_float_frame_times():
     exact = RULES["exact"].schedule(t)
     assert exact.raw[29, 0] == 2 * 29 - 4
     assert np.all(exact.raw[:, 0] == 2 * np.arange(250) - 4)
+
+
+@pytest.mark.parametrize("fps, picks", [(50, lambda k: 2 * k), (25, lambda k: k)])
+def test_latentsync_picks_source_frames_as_ffmpegs_fps_filter_rounds(fps, picks):
+    ls = RULES["latentsync"].schedule(constant_rate(fps, 4))
+    shown = ls.source_frame[ls.source_frame >= 0]
+    assert shown.tolist() == [picks(k) for k in range(len(shown))]
+    assert len(shown) == 100
+
+
+def literal_musetalk_v1(n_tokens: int, fps: float) -> list[list[int]]:
+    """MuseTalk v1's loop as ALIGNMENT.md gives it, written plainly."""
+    chunks, i = [], 0
+    while True:
+        c = int(i * 50 / fps)
+        chunks.append([min(max(j, 0), n_tokens - 1) for j in range(c - 4, c + 6)])
+        if int(i * (50.0 / fps)) > n_tokens:
+            return chunks
+        i += 1
+
+
+def literal_wav2lip(n_mel: int, fps: float) -> list[list[int]]:
+    chunks, i = [], 0
+    while True:
+        s = int(i * (80.0 / fps))
+        if s + 16 > n_mel:
+            chunks.append(list(range(n_mel - 16, n_mel)))
+            return chunks
+        chunks.append(list(range(s, s + 16)))
+        i += 1
+
+
+def literal_musetalk_v15(n_samples: int, fps: float) -> tuple[list[list[int]], int | None]:
+    duration_s = n_samples / 16000
+    f = int(fps)
+    m = 50 / f
+    p = math.ceil(m)
+    length = math.floor(duration_s * 50)
+    padded = [-1] * min(2 * p, length) + list(range(length)) + [-1] * min(6 * p, length)
+    chunks = []
+    for i in range(math.floor(duration_s * f)):
+        a = math.floor(i * m)
+        window = padded[a : a + 10]
+        if len(window) != 10:
+            return chunks, i
+        chunks.append(window)
+    return chunks, None
+
+
+def test_rules_equal_plain_loops_over_random_rates_and_lengths():
+    rng = np.random.default_rng(7)
+    for _ in range(150):
+        fps = float(rng.choice([23.976, 24, 25, 29.97, 30, 50, 59.94, 60, rng.uniform(15, 60)]))
+        n_samples = int(rng.integers(3_000, 200_000))
+        t = Timeline(np.arange(round(n_samples / 16000 * fps)) / fps, fps, n_samples / 16000, n_samples)
+        s = schedule_all(t, ["musetalk-v1", "wav2lip", "musetalk-v1.5"])
+        assert s["musetalk-v1"].indices.tolist() == literal_musetalk_v1(n_samples // 320, fps)
+        assert s["wav2lip"].indices.tolist() == literal_wav2lip(1 + n_samples // 200, fps)
+        chunks, exit_frame = literal_musetalk_v15(n_samples, fps)
+        assert s["musetalk-v1.5"].indices.tolist() == chunks and s["musetalk-v1.5"].exit_frame == exit_frame
