@@ -8,19 +8,20 @@ be used. Every check is reported on every clip, so audits get the same columns.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import os
 import shlex
 from dataclasses import dataclass
 
 import numpy as np
 
-from museviz.grid import TOKENS_PER_SECOND
-from museviz.media import SAMPLE_RATE, Media
+from museviz.grid import SAMPLE_RATE, TOKENS_PER_SECOND
+from museviz.media import Media
 from museviz.rules import Schedule, Timeline, schedule_all
 from museviz.sync import KEEP_MAX_OFFSET_FRAMES, SyncResult, offset_words
 
 OK, INFO, WARN, ERROR = "ok", "info", "warn", "error"
-LEVELS = (OK, INFO, WARN, ERROR)
 TARGET_FPS = 25  # the rate MuseTalk, Wav2Lip and LatentSync train at
 DEFAULT_DURATION_TOLERANCE_S = 0.1
 START_OFFSET_TOLERANCE_S = 0.001
@@ -41,11 +42,12 @@ class Check:
 
 def run_checks(media: Media, timeline: Timeline, schedules: dict[str, Schedule], duration_tolerance_s: float = DEFAULT_DURATION_TOLERANCE_S) -> list[Check]:
     """All checks of one clip, in a fixed order."""
-    name = shlex.quote(_basename(media.path))
-    checks = [_no_audio(media, name), _audio_format(media), _vfr(media, timeline, name), _fps_not_25(timeline, name), _rotation(media, name)]
+    name = shlex.quote(os.path.basename(media.path))
+    checks = [_damaged(media, name), _no_audio(media, name), _audio_format(media), _vfr(media, timeline, name), _fps_not_25(timeline, name), _rotation(media, name)]
     if not media.audio.present or media.audio.n_samples_16k == 0:
+        why = "the clip has no audio" if not media.audio.present else "its audio track holds no decodable samples"
         ids = ("duration-mismatch", "stream-start-offset", *RULE_CHECK_IDS, "training-window-short")
-        return checks + [Check(i, INFO, "not checked: the clip has no audio") for i in ids]
+        return checks + [Check(i, INFO, f"not checked: {why}") for i in ids]
     return [
         *checks,
         _duration_mismatch(media, name, duration_tolerance_s),
@@ -56,6 +58,10 @@ def run_checks(media: Media, timeline: Timeline, schedules: dict[str, Schedule],
 
 
 RULE_CHECK_IDS = ("v15-fps-truncation", "v15-padding-offset", "v15-window-overflow", "v1-extra-chunks", "wav2lip-tail", "wav2lip-train-shift")
+CLIP_CHECK_IDS = (  # every check of run_checks, in its order
+    "damaged", "no-audio", "audio-format", "vfr", "fps-not-25", "rotation", "duration-mismatch", "stream-start-offset",
+    *RULE_CHECK_IDS, "training-window-short",
+)
 
 
 def rule_checks(timeline: Timeline, schedules: dict[str, Schedule], name: str = "clip.mp4") -> list[Check]:
@@ -71,12 +77,15 @@ def rule_checks(timeline: Timeline, schedules: dict[str, Schedule], name: str = 
     ]
 
 
-def _basename(path: str) -> str:
-    return path.replace("\\", "/").rsplit("/", 1)[-1]
-
-
 def _reencode_25(name: str) -> str:
     return f"ffmpeg -i {name} -vf fps={TARGET_FPS} -c:v libx264 -crf 18 -c:a copy fixed_25fps.mp4"
+
+
+def _damaged(media: Media, name: str) -> Check:
+    if media.damage is None:
+        return Check("damaged", OK, "the whole file could be read")
+    return Check("damaged", WARN, f"the file is truncated or damaged: {media.damage}; everything here covers only what could be read",
+                 fix=f"ffmpeg -i {name} -c:v libx264 -crf 18 -c:a aac repaired.mp4")
 
 
 def _no_audio(media: Media, name: str) -> Check:
@@ -152,20 +161,27 @@ def _duration_mismatch(media: Media, name: str, tolerance_s: float) -> Check:
 
 
 def _start_offset(media: Media, name: str) -> Check:
+    """The container starts audio and video at different times; a pipeline that pairs frame
+    0 with sample 0 ignores that. The fix re-cuts the audio so that sample 0 is heard with
+    frame 0 (trimmed when the audio starts first, padded with silence when it starts late)."""
     offset_s = media.video.start_offset_s
     if abs(offset_s) <= START_OFFSET_TOLERANCE_S:
         return Check("stream-start-offset", OK, "the first frame and the first audio sample start together", offset_s)
     when = "after" if offset_s > 0 else "before"
+    recut = f"atrim=start={offset_s:.3f}" if offset_s > 0 else f"adelay={-offset_s * 1000:.0f}:all=1"
     return Check(
         "stream-start-offset", WARN,
-        f"the first frame starts {abs(offset_s) * 1000:.0f} ms {when} the first audio sample; pipelines that pair "
-        f"frame 0 with sample 0 are off by that much",
-        offset_s, f"ffmpeg -itsoffset {-offset_s:.3f} -i {name} -i {name} -map 1:v -map 0:a -c copy aligned.mp4",
+        f"the first frame is shown {abs(offset_s) * 1000:.0f} ms {when} the first audio sample; pipelines that pair "
+        f"frame 0 with sample 0 put the sound {abs(offset_s) * 1000:.0f} ms {'early' if offset_s < 0 else 'late'}",
+        offset_s,
+        f"ffmpeg -i {name} -vf setpts=PTS-STARTPTS -af {recut},asetpts=PTS-STARTPTS -c:v libx264 -crf 18 -c:a aac aligned.mp4",
     )
 
 
 def _v15_truncation(t: Timeline, v15: Schedule, name: str) -> Check:
     fps_int = int(t.fps)
+    if fps_int < 1:
+        return Check("v15-fps-truncation", ERROR, f"MuseTalk v1.5 cannot run at {t.fps:g} fps: {v15.error}", None, _reencode_25(name))
     if fps_int == t.fps:
         return Check("v15-fps-truncation", OK, f"int(fps) = {fps_int} is the frame rate itself: no drift", 0.0)
     per_minute_s = 60 * (1 - fps_int / t.fps)
@@ -201,21 +217,27 @@ def _v15_padding(t: Timeline, name: str) -> Check:
 
 
 def _v15_overflow(t: Timeline, v15: Schedule, name: str) -> Check:
+    if v15.error and v15.exit_frame is None:
+        return Check("v15-window-overflow", ERROR, f"MuseTalk v1.5 cannot run: {v15.error}", None, _reencode_25(name))
     if v15.exit_frame is None:
         return Check("v15-window-overflow", OK, f"every one of v1.5's {v15.n_chunks} windows fits its padding", None)
     return Check(
         "v15-window-overflow", ERROR,
-        f"MuseTalk v1.5 exits at frame {v15.exit_frame} of {math.floor(t.audio_duration_s * int(t.fps))}: {v15.error}",
+        f"MuseTalk v1.5 {v15.error}; an assertion fails and the process stops with "
+        f"{math.floor(t.audio_duration_s * int(t.fps)) - v15.exit_frame} of its frames left",
         float(v15.exit_frame), _reencode_25(name),
     )
 
 
 def _v1_extra(t: Timeline, v1: Schedule) -> Check:
+    if v1.error:
+        return Check("v1-extra-chunks", ERROR, f"MuseTalk v1 cannot run: {v1.error}")
     extra = v1.n_chunks - t.n_frames
-    frame_ms = 1000 / t.fps
     text = f"MuseTalk v1 makes {v1.n_chunks} chunks for {t.n_frames} frames"
     if extra > 0:
-        return Check("v1-extra-chunks", INFO, f"{text}: {extra} extra, so a muxed result runs about {extra * frame_ms:.0f} ms past the audio", float(extra))
+        past_ms = (v1.n_chunks / v1.fps_used - t.audio_duration_s) * 1000
+        past = f"a result muxed at {v1.fps_used:g} fps runs {abs(past_ms):.0f} ms {'past the end of' if past_ms >= 0 else 'short of'} the audio"
+        return Check("v1-extra-chunks", INFO, f"{text}: {extra} extra, so {past}", float(extra))
     if extra < 0:
         return Check("v1-extra-chunks", WARN, f"{text}: the last {-extra} frames get no audio window", float(extra))
     return Check("v1-extra-chunks", OK, f"{text}: one per frame", 0.0)
@@ -228,7 +250,8 @@ def _wav2lip_tail(t: Timeline, w2l: Schedule) -> Check:
     last = w2l.indices[-1]
     text = f"Wav2Lip makes {w2l.n_chunks} chunks for {t.n_frames} frames; its last window is pinned to mel [{last[0]}, {last[-1] + 1})"
     if missing > 0:
-        return Check("wav2lip-tail", INFO, f"{text}: the output loses the last {missing} frames ({missing * 1000 / t.fps:.0f} ms)", float(missing))
+        short_ms = (t.audio_duration_s - w2l.n_chunks / t.fps) * 1000
+        return Check("wav2lip-tail", INFO, f"{text}: the output loses the last {missing} frames and ends {short_ms:.0f} ms before the audio", float(missing))
     return Check("wav2lip-tail", OK, text, float(missing))
 
 
@@ -247,7 +270,7 @@ def _training_short(media: Media, t: Timeline, schedules: dict[str, Schedule], n
     Compared against the same clip with audio exactly as long as the video, so a rule's
     own end effects (Wav2Lip always loses its last frames) do not count.
     """
-    matched = Timeline(t.frame_times_s, t.fps, t.video_duration_s, round(t.video_duration_s * SAMPLE_RATE))
+    matched = dataclasses.replace(t, n_samples=round(t.video_duration_s * SAMPLE_RATE))
     baseline = schedule_all(matched, list(TRAINING_RULES))
     extra = {r: _dropped_at_end(schedules[r]) - _dropped_at_end(baseline[r]) for r in TRAINING_RULES}
     worst = max(extra.values())

@@ -21,8 +21,8 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from museviz.errors import MusevizError
+from museviz.grid import SAMPLE_RATE
 
-SAMPLE_RATE = 16000  # Hz: what Whisper, Wav2Lip and SyncNet all read
 FALLBACK_FPS = Fraction(25)  # for a stream that states no rate and has a single frame
 VFR_MIN_JITTER_S = 0.0005  # frame intervals may wobble this much (or 1.5 ticks) and still count as constant
 
@@ -52,6 +52,11 @@ class VideoInfo:
     def fps(self) -> float:
         """The container's average frame rate as a float: what OpenCV's CAP_PROP_FPS reports."""
         return float(self.fps_fraction)
+
+    @property
+    def fps_text(self) -> str:
+        """The exact rate as a fraction: ``"30000/1001"``."""
+        return f"{self.fps_fraction.numerator}/{self.fps_fraction.denominator}"
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -89,6 +94,7 @@ class Media:
     audio: AudioInfo
     audio_16k: np.ndarray = field(repr=False)
     limits: Limits = Limits()
+    damage: str | None = None  # what could not be read, when the file is truncated or damaged
 
 
 def read_media(path: str | os.PathLike, limits: Limits = Limits()) -> Media:
@@ -111,7 +117,7 @@ def read_media(path: str | os.PathLike, limits: Limits = Limits()) -> Media:
         _require_video(container, path, limits)
         vstream = container.streams.video[0]
         astream = container.streams.audio[0] if container.streams.audio else None
-        packets, audio_16k, audio_src_samples, audio_start_s = _demux(container, vstream, astream, limits)
+        packets, audio_16k, audio_src_samples, audio_start_s, damage = _demux(container, vstream, astream, limits)
         has_audio = astream is not None
         # Stream objects must not outlive their container: read what is needed now.
         time_base = vstream.time_base
@@ -145,7 +151,7 @@ def read_media(path: str | os.PathLike, limits: Limits = Limits()) -> Media:
     else:
         source_s = audio_src_samples / audio.sample_rate if audio.sample_rate else len(audio_16k) / SAMPLE_RATE
         audio = dataclasses.replace(audio, duration_s=source_s, n_samples_16k=len(audio_16k))
-    return Media(path=path, video=video, audio=audio, audio_16k=audio_16k, limits=limits)
+    return Media(path=path, video=video, audio=audio, audio_16k=audio_16k, limits=limits, damage=damage)
 
 
 def is_variable_rate(frame_times_s: np.ndarray, tick_s: float = 0.0) -> bool:
@@ -287,12 +293,17 @@ def _timeout_message(container, timeout_s: float) -> str:
 
 
 def _demux(container, vstream, astream, limits: Limits):
-    """One pass: keep the video packets' timing, decode and resample the audio."""
+    """One pass: keep the video packets' timing, decode and resample the audio.
+
+    Returns the video packets' (pts, duration), the 16 kHz audio, the source sample count,
+    the first audio sample's time, and what could not be read (None for a sound file).
+    """
     deadline = None if limits.decode_timeout_s is None else time.perf_counter() + limits.decode_timeout_s
     packets = []
     chunks = []
     src_samples = 0
     audio_start_s = None
+    damage = None
     resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE) if astream else None
     streams = [vstream] + ([astream] if astream else [])
     try:
@@ -307,7 +318,8 @@ def _demux(container, vstream, astream, limits: Limits):
                 continue
             try:
                 frames = packet.decode()
-            except av.FFmpegError:
+            except av.FFmpegError as exc:
+                damage = damage or f"an audio packet at {float(packet.pts * packet.time_base) if packet.pts is not None else 0:.2f} s could not be decoded ({_reason(exc)})"
                 continue
             for frame in frames:
                 if audio_start_s is None and frame.time is not None:
@@ -317,10 +329,11 @@ def _demux(container, vstream, astream, limits: Limits):
     except av.FFmpegError as exc:
         if not packets:
             raise MusevizError(f"{os.path.basename(container.name)} could not be decoded ({_reason(exc)}): the file may be truncated or damaged") from None
+        damage = f"reading stopped after {len(packets)} frames ({_reason(exc)})"
     if resampler is not None:
         chunks.extend(out.to_ndarray()[0] for out in resampler.resample(None))
     audio_16k = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
-    return packets, audio_16k, src_samples, audio_start_s
+    return packets, audio_16k, src_samples, audio_start_s, damage
 
 
 def _video_pts(path: str, time_base: Fraction, declared_rate: Fraction | None, packets) -> tuple[np.ndarray, np.ndarray]:
@@ -336,9 +349,9 @@ def _video_pts(path: str, time_base: Fraction, declared_rate: Fraction | None, p
     if not frames:
         raise MusevizError(f"{os.path.basename(path)} has a video track with no decodable frames: the file may be truncated or damaged")
     if any(p is None for p, _ in frames):
-        ticks_per_frame = round(1 / (time_base * (declared_rate or FALLBACK_FPS)))
-        pts = np.arange(len(frames), dtype=np.int64) * ticks_per_frame
-        return pts, np.full(len(frames), ticks_per_frame, dtype=np.int64)
+        ticks_per_frame = 1 / (time_base * (declared_rate or FALLBACK_FPS))
+        pts = np.round(np.arange(len(frames)) * float(ticks_per_frame)).astype(np.int64)  # no error piling up
+        return pts, np.full(len(frames), round(ticks_per_frame), dtype=np.int64)
     pts = np.array(sorted(p for p, _ in frames), dtype=np.int64)
     return pts, np.zeros(len(pts), dtype=np.int64)
 

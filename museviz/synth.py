@@ -338,6 +338,10 @@ class ClipSpec:
         audio early. Done by shifting samples, so every decoder sees it.
     audio_duration_s : float, optional
         Written audio length after the shift (trimmed or zero-padded); None: the video duration.
+    audio_start_s : float
+        The audio track's first timestamp: a container-level offset between the streams,
+        which players honour and frame-0-with-sample-0 pipelines ignore (unlike
+        ``audio_delay_s``, which moves the samples themselves).
     mouth_audio : np.ndarray, shape (M,), optional
         16 kHz signal that drives the mouth; None: ``audio`` before the delay (and a closed
         mouth when there is no audio either).
@@ -357,6 +361,7 @@ class ClipSpec:
     audio_channels: int = 1
     audio_delay_s: float = 0.0
     audio_duration_s: float | None = None
+    audio_start_s: float = 0.0
     mouth_audio: np.ndarray | None = None
     face: bool = True
     rotation: int = 0
@@ -458,7 +463,7 @@ def write_clip(path: str | os.PathLike, spec: ClipSpec) -> Path:
         tracks = [_video_frames(video, spec)]
         if spec.audio is not None:
             audio = _add_audio_stream(container, codecs, spec)
-            tracks.append(_audio_frames(audio, written_audio(spec), spec.audio_channels))
+            tracks.append(_audio_frames(audio, written_audio(spec), spec.audio_channels, spec.audio_start_s))
         for _, stream, frame in heapq.merge(*tracks, key=itemgetter(0)):
             container.mux(stream.encode(frame))
         for stream in container.streams:
@@ -525,15 +530,17 @@ def _video_frames(video, spec: ClipSpec):
         yield t_s, video, frame
 
 
-def _audio_frames(audio, samples: np.ndarray, channels: int):
-    """Yield (time s, ``audio``, PyAV frame) for chunks of (N,) ``samples``, each channel a copy."""
+def _audio_frames(audio, samples: np.ndarray, channels: int, start_s: float = 0.0):
+    """Yield (time s, ``audio``, PyAV frame) for chunks of (N,) ``samples``, each channel a
+    copy, the first stamped at ``start_s``."""
     import av
 
     rate = audio.codec_context.sample_rate
     layout = f"{channels}c"
+    first = round(start_s * rate)
     for start in range(0, len(samples), AUDIO_CHUNK_SAMPLES):
         chunk = samples[start : start + AUDIO_CHUNK_SAMPLES]
         planes = np.ascontiguousarray(np.broadcast_to(chunk, (channels, len(chunk))))
         frame = av.AudioFrame.from_ndarray(planes, format="fltp", layout=layout)
-        frame.sample_rate, frame.pts, frame.time_base = rate, start, Fraction(1, rate)
-        yield start / rate, audio, frame
+        frame.sample_rate, frame.pts, frame.time_base = rate, first + start, Fraction(1, rate)
+        yield (first + start) / rate, audio, frame

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from museviz.errors import MusevizError
-from museviz.media import SAMPLE_RATE, is_variable_rate, iter_frames, read_frame, read_media
+from museviz.grid import SAMPLE_RATE
+from museviz.media import is_variable_rate, iter_frames, read_frame, read_media
 from museviz.synth import vfr_times
 
 
