@@ -25,14 +25,12 @@ from museviz.grid import n_mel_frames, n_tokens
 from museviz.plots import drift_figure, edges_figure, features_figure, figure_png, frame_figure, mapping_figure, timeline_figure
 from museviz.rules import Timeline, schedule_all
 
-SAMPLE_RATE = 16000
 NTSC = float(Fraction(30000, 1001))
 CALIBRATION_LOOP = 5_000_000  # additions in the reference Python loop
 
 
 def constant_rate(fps: float, seconds: float) -> Timeline:
-    n_frames = round(seconds * fps)
-    return Timeline(np.arange(n_frames) / fps, fps, n_frames / fps, round(seconds * SAMPLE_RATE))
+    return Timeline.constant_rate(fps, seconds, seconds)
 
 
 def median_ms(build, out: Path, repeats: int) -> tuple[float, float]:

@@ -66,17 +66,12 @@ def analyze(path: str | os.PathLike, options: Options = Options(), progress: Pro
     """
     report = progress or (lambda _f, _d: None)
     if options.fps is not None and not (0 < options.fps < 1000):
-        raise MusevizError(f"--fps {options.fps:g} is not a frame rate: give a number between 0 and 1000")
+        raise MusevizError(f"{options.fps:g} is not a frame rate: give a number between 0 and 1000")
     report(0.0, "Reading frame times and audio")
     media = read_media(path, options.limits)
     report(0.1, "Loading the Whisper encoder")
     encoder = load_encoder(options.whisper_checkpoint, options.whisper_model)
-    timeline = Timeline(
-        frame_times_s=media.video.frame_times_s,
-        fps=options.fps or media.video.fps,
-        video_duration_s=media.video.duration_s,
-        n_samples=len(media.audio_16k),
-    )
+    timeline = Timeline.of_media(media, options.fps)
     report(0.2, "Computing mel80")
     mel = mel80(media.audio_16k)
     report(0.25, "Encoding whisper50")
@@ -84,7 +79,7 @@ def analyze(path: str | os.PathLike, options: Options = Options(), progress: Pro
     report(0.6, "Applying each system's rule")
     schedules = schedule_all(timeline)
     checks = run_checks(media, timeline, schedules, options.duration_tolerance_s)
-    sync, sync_error = None, "not measured (--no-sync)"
+    sync, sync_error = None, "the sync estimate was turned off"
     if options.sync:
         try:
             sync, sync_error = estimate_sync(media, options.roi, lambda f, d: report(0.6 + 0.4 * f, d)), None

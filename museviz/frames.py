@@ -45,10 +45,6 @@ class FrameStore:
     def __len__(self) -> int:
         return len(self._jpegs)
 
-    @property
-    def nbytes(self) -> int:
-        return sum(len(j) for j in self._jpegs if j)
-
     def frame(self, frame_idx: int) -> np.ndarray | None:
         """Frame ``frame_idx`` as (h, w, 3) uint8 RGB, or None if it could not be decoded."""
         data = self._jpegs[frame_idx]

@@ -6,8 +6,7 @@ the checks and the audit can reason about timing without them.
 
 from __future__ import annotations
 
-from museviz.media import SAMPLE_RATE
-
+SAMPLE_RATE = 16000  # Hz: what Whisper, Wav2Lip and SyncNet all read
 WHISPER_HOP_LENGTH = 160  # samples: 10 ms between Whisper log-mel frames
 MEL_FRAMES_PER_TOKEN = 2  # the encoder's second convolution has stride 2
 SAMPLES_PER_TOKEN = WHISPER_HOP_LENGTH * MEL_FRAMES_PER_TOKEN  # 320 samples: 20 ms

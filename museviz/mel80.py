@@ -11,7 +11,7 @@ import librosa
 import numpy as np
 
 from museviz.grid import MEL80_HOP_LENGTH as HOP_LENGTH
-from museviz.media import SAMPLE_RATE
+from museviz.grid import SAMPLE_RATE
 
 N_FFT = 800  # samples: 50 ms window
 N_MELS = 80

@@ -33,7 +33,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 
 from museviz.palette import LEVEL_COLORS, rule_color
 from museviz.rules import CLAMP, MEL80, PIN, RULES, SKIP, STREAM_RATES, WHISPER50, ZERO, Schedule, Timeline, chunk_for_frame
-from museviz.sync import KEEP_MAX_OFFSET_FRAMES, KEEP_MIN_CONFIDENCE, SyncResult
+from museviz.sync import KEEP_MAX_OFFSET_FRAMES, KEEP_MIN_CONFIDENCE, MAX_LAG_FRAMES, SyncResult
 
 if TYPE_CHECKING:
     from museviz.analysis import Analysis
@@ -64,14 +64,12 @@ ANSWER_LINE_IN = 0.19  # inches per further line of the answer
 ANSWER_CHARS_PER_IN = 11.5  # characters of the 10 pt answer per inch of figure width
 RAMP_FRAMES = 2  # a drift that grows by more frames than this over the clip gets its rate written on it
 RAMP_FIT = 0.9  # R² above which a drift counts as a straight ramp
-VFR_JITTER_S = 0.0005  # s: frame intervals varying more than this make a variable frame rate
 SMOOTHING_S = 0.2  # s: running mean of drift curves, longer than the 20 ms / 12.5 ms snapping beat
 LINE_WIDTHS = (1.5, 1.4)  # pt: the last rule's line width, and how much wider each earlier one is
 FORMULA_HEAD_IN = 0.2  # inches: a rule's header line in the formula text
 FORMULA_LINE_IN = 0.148  # inches per formula line (8.5 pt, line spacing 1.25)
 FORMULA_GAP_IN = 0.1  # inches between rules in the formula text
 FORMULA_WRAP = 80  # characters per formula line
-MAX_LAG_SHOWN = 16  # frames either way on the offset track's axis (the search goes to 15)
 
 AUDIO_END_COLOR = LEVEL_COLORS["error"]
 NO_AUDIO_SHADE = "#e4e4e4"
@@ -236,7 +234,7 @@ def drift_figure(timeline: Timeline, schedules: dict[str, Schedule], rules: Sequ
         ax.axhline(0.0, color="0.5", lw=0.8, zorder=1)
         for name, s in picked.items():
             _drift_line(ax, timeline, name, s, widths[name], note_ramp=ax is axes[0])
-        ax.set_ylabel("window centre − frame time (ms)\n+ = audio early (leads the video)", fontsize=LABEL_SIZE)
+        ax.set_ylabel("window centre − frame time (ms)\n+ = reads later audio: lips lead the sound", fontsize=LABEL_SIZE)
         ax.tick_params(labelsize=SMALL_SIZE + 0.5)
         ax.grid(True, color="0.85", lw=0.5)
         right = ax.secondary_yaxis("right", functions=(lambda ms: ms / frame_ms, lambda fr: fr * frame_ms))
@@ -375,7 +373,7 @@ def sync_figure(result: SyncResult, frame_times_s: np.ndarray) -> Figure:
     ax_track.set_title(f"over {window_s:g} s windows{drift}" if result.track else "the clip is too short for a track", fontsize=LABEL_SIZE, loc="left")
     ax_track.set_xlabel("window centre (s)", fontsize=LABEL_SIZE)
     ax_track.set_ylabel("offset (frames)", fontsize=LABEL_SIZE)
-    ax_track.set_ylim(-MAX_LAG_SHOWN, MAX_LAG_SHOWN)
+    ax_track.set_ylim(-MAX_LAG_FRAMES - 1, MAX_LAG_FRAMES + 1)
     ax_track.grid(True, color="0.88", lw=0.5)
     ax_sig = bottom.subplots()
     lag = result.offset_frames
@@ -465,7 +463,7 @@ def _drift_answer(picked: dict[str, Schedule]) -> str:
             continue
         extreme = float(drift[np.argmax(np.abs(drift))])
         parts.append(f"{name} {_fmt_s(extreme)}" + (f" (✕ exits at frame {s.exit_frame})" if s.exit_frame is not None else ""))
-    return "Largest gap between window centre and picture (+ = audio early): " + ", ".join(parts)
+    return "Largest gap between window centre and picture (+ = the frame reads later audio, so generated lips lead the sound): " + ", ".join(parts)
 
 
 def _edges_answer(t: Timeline, picked: dict[str, Schedule]) -> str:
@@ -496,7 +494,7 @@ def _frame_answer(picked: dict[str, Schedule], rows: dict[str, list[_Row]]) -> s
         return "no rule pairs a chunk with this frame"
     worst = max(shown, key=lambda n: abs(shown[n]))
     missing = [n for n in picked if n not in shown]
-    words = f"Furthest from the picture: {worst}, window centre {_fmt_s(shown[worst])} ({'audio early' if shown[worst] > 0 else 'audio late'})."
+    words = f"Furthest from the picture: {worst}, window centre {_fmt_s(shown[worst])} ({'reads audio after the picture' if shown[worst] > 0 else 'reads audio before the picture'})."
     return words + (f" No chunk for this frame: {', '.join(missing)}." if missing else "")
 
 
@@ -567,9 +565,7 @@ def _header(target, question: str, answer: str, width_in: float) -> None:
 
 def _fps_words(t: Timeline) -> str:
     """``29.97 fps``, or ``19.9 fps on average`` when frame intervals vary."""
-    intervals = np.diff(t.frame_times_s)
-    variable = len(intervals) > 1 and np.ptp(intervals) > VFR_JITTER_S
-    return f"{t.fps:g} fps" + (" on average (variable frame rate)" if variable else "")
+    return f"{t.fps:g} fps" + (" on average (variable frame rate)" if t.vfr else "")
 
 
 def _video_end_s(t: Timeline) -> float:

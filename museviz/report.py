@@ -31,7 +31,7 @@ def report_dict(analysis: Analysis) -> dict:
         "file": os.path.basename(media.path),
         "video": {
             "fps": video.fps,
-            "fps_fraction": f"{video.fps_fraction.numerator}/{video.fps_fraction.denominator}",
+            "fps_fraction": video.fps_text,
             "fps_used": analysis.timeline.fps,
             "n_frames": video.n_frames,
             "duration_s": video.duration_s,

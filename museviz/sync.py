@@ -46,7 +46,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from museviz.errors import MusevizError
-from museviz.media import SAMPLE_RATE, Media, iter_frames
+from museviz.grid import SAMPLE_RATE
+from museviz.media import Media, iter_frames
 
 MAX_LAG_FRAMES = 15  # frames of the nominal rate searched either way: syncnet_python's vshift
 KEEP_MAX_OFFSET_FRAMES = 6  # LatentSync keeps a clip when |offset| <= 6 frames
@@ -520,7 +521,8 @@ def _measure_mouth(media: Media, roi: Roi | None, report: Progress) -> _Mouth:
     and, when no ``roi`` is given, of the mouth box under the tracked face."""
     video = media.video
     n_frames = video.n_frames
-    scale = min(1.0, ANALYSIS_MAX_HEIGHT / video.height) if video.height else 1.0
+    height = video.display_size[1]  # frames arrive upright
+    scale = min(1.0, ANALYSIS_MAX_HEIGHT / height) if height else 1.0
     region = roi or DEFAULT_ROI
     region_signal = np.full(n_frames, np.nan)
     region_box = None

@@ -8,6 +8,7 @@ upload folder, and are removed once Gradio has copied the results out.
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 import os
@@ -29,10 +30,22 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from museviz.analysis import Analysis, Options, analyze
+from museviz.audit import VIDEO_SUFFIXES, AuditSettings, run_audit, summary_text
 from museviz.checks import Check, rule_checks
+from museviz.config import (
+    AUDIT_MAX_CLIPS,
+    AUDIT_MAX_UNZIPPED_MB,
+    AUDIT_WORKERS,
+    CACHE_SIZE,
+    CHECKPOINT_ENV,
+    DECODE_TIMEOUT_S,
+    DEFAULT_MODEL,
+    MAX_DURATION_S,
+    env_checkpoint,
+)
 from museviz.errors import MusevizError
 from museviz.frames import FrameStore
-from museviz.media import SAMPLE_RATE, Limits, read_frame
+from museviz.media import Limits, read_frame
 from museviz.overlay import DEFAULT_OVERLAY_RULES, FrameView, render_overlay
 from museviz.palette import LEVEL_COLORS, rule_color
 from museviz.plots import (
@@ -47,18 +60,7 @@ from museviz.plots import (
 from museviz.report import report_dict, write_report
 from museviz.rules import RULES, Timeline, schedule_all
 from museviz.sync import parse_roi
-from museviz.audit import AuditSettings, VIDEO_SUFFIXES, run_audit, summary_text
-from museviz.config import (
-    AUDIT_MAX_CLIPS,
-    AUDIT_MAX_UNZIPPED_MB,
-    AUDIT_WORKERS,
-    CACHE_SIZE,
-    CHECKPOINT_ENV,
-    DECODE_TIMEOUT_S,
-    DEFAULT_MODEL,
-    MAX_DURATION_S,
-    env_checkpoint,
-)
+from museviz.whisper50 import SOURCE_FALLBACK
 
 WORK_ROOT = Path(tempfile.gettempdir()) / "museviz-work"
 WHISPER_CHOICES = ("tiny", "base", "small")  # sizes a shared CPU server can hold at once
@@ -179,7 +181,10 @@ def run_audit_zip(zip_file, tolerance_s, max_offset, min_confidence, progress=gr
     with _request_folder("audit-") as work:
         n_clips = extract_videos(zip_file, work / "clips", AUDIT_MAX_CLIPS, AUDIT_MAX_UNZIPPED_MB * 2**20)
         progress(0.0, desc=f"Auditing {n_clips} clips")
-        settings = AuditSettings(float(tolerance_s), int(max_offset), float(min_confidence), limits=Limits(MAX_DURATION_S, DECODE_TIMEOUT_S))
+        settings = AuditSettings(
+            _number(tolerance_s, "the duration tolerance"), int(_number(max_offset, "the largest offset")),
+            _number(min_confidence, "the smallest confidence"), limits=Limits(MAX_DURATION_S, DECODE_TIMEOUT_S),
+        )
         summary = run_audit(work / "clips", work / "audit.csv", settings, workers=AUDIT_WORKERS,
                             progress=lambda done, total, path: progress(done / total, desc=f"{done}/{total} {path}"))
         table = {"headers": list(AUDIT_TABLE_COLUMNS), "data": [[_cell(row[c]) for c in AUDIT_TABLE_COLUMNS] for row in summary.rows]}
@@ -188,19 +193,39 @@ def run_audit_zip(zip_file, tolerance_s, max_offset, min_confidence, progress=gr
 
 
 @contextmanager
-def _request_folder(prefix: str) -> Iterator[Path]:
-    """A folder of the request's own, removed once the results are delivered or it fails;
-    errors come out as one-sentence ``gr.Error``s."""
-    work = Path(tempfile.mkdtemp(prefix=prefix, dir=_work_root()))
+def _user_errors() -> Iterator[None]:
+    """Every error a callback meets, as one sentence in a ``gr.Error``."""
     try:
-        yield work
+        yield
     except gr.Error:
         raise
     except MusevizError as exc:
         raise gr.Error(str(exc)) from None
     except Exception as exc:  # a bug, or input nobody foresaw: logged in full, shown as one sentence
         log.exception("museviz failed")
-        raise gr.Error(f"museviz failed on this clip ({type(exc).__name__}: {exc}). The server log has the details.") from None
+        first_line = str(exc).splitlines()[0] if str(exc) else ""
+        raise gr.Error(f"museviz failed ({type(exc).__name__}: {first_line}); the server log has the details.") from None
+
+
+def _with_user_errors(callback):
+    """``callback`` with ``_user_errors`` around it."""
+
+    @functools.wraps(callback)
+    def wrapper(*args, **kwargs):
+        with _user_errors():
+            return callback(*args, **kwargs)
+
+    return wrapper
+
+
+@contextmanager
+def _request_folder(prefix: str) -> Iterator[Path]:
+    """A folder of the request's own, removed once the results are delivered or it fails;
+    errors come out as one-sentence ``gr.Error``s."""
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir=_work_root()))
+    try:
+        with _user_errors():
+            yield work
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -239,10 +264,22 @@ def extract_videos(zip_path: str | os.PathLike, dest: Path, max_files: int, max_
     return count
 
 
+def _number(value, what: str) -> float:
+    """A setting from a number box: a finite number, 0 or more."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not number >= 0:
+        raise gr.Error(f"Set {what} to a number, 0 or more.")
+    return number
+
+
 def _cell(value):
     return "" if value is None else value
 
 
+@_with_user_errors
 def inspect_frame(key: str | None, frame_idx: float, rules) -> tuple[np.ndarray, str, float]:
     """The Inspect slider, fast enough to follow a drag: the frame above the strip of both
     streams with each rule's window, each rule's formula with this frame's numbers, and
@@ -261,6 +298,7 @@ def inspect_frame(key: str | None, frame_idx: float, rules) -> tuple[np.ndarray,
     return session.view.render(idx, picture), formulas_html(formulas), round(float(analysis.timeline.frame_times_s[idx]), 4)
 
 
+@_with_user_errors
 def inspect_plot(key: str | None, frame_idx: float, rules) -> np.ndarray:
     """The full one-frame plot, drawn when the slider is let go (it takes about half a second)."""
     analysis = _recall(key).analysis
@@ -281,18 +319,20 @@ def formulas_html(formulas: dict[str, list[str]]) -> str:
     return f"<div class='mv-formulas'>{blocks}</div>"
 
 
+@_with_user_errors
 def frame_at_time(key: str | None, t_s: float) -> int:
     """The Inspect time field: the frame shown at ``t_s`` seconds."""
     times = _recall(key).analysis.timeline.frame_times_s
     return int(np.clip(np.searchsorted(times, float(t_s or 0), side="right") - 1, 0, len(times) - 1))
 
 
+@_with_user_errors
 def learn(fps_text: str, duration_s: float, rules) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
     """The Learn tab: a frame rate and a duration, with no clip: the first frames' windows,
     the drift over the whole duration, the mapping, and the rules' pitfalls at this rate."""
     fps = parse_fps(fps_text)
-    n_frames = max(round(float(duration_s) * fps), 1)
-    timeline = Timeline(np.arange(n_frames) / fps, fps, n_frames / fps, round(n_frames / fps * SAMPLE_RATE))
+    timeline = Timeline.constant_rate(fps, float(duration_s))
+    n_frames = timeline.n_frames
     schedules = schedule_all(timeline)
     picked = _plot_rules(rules)
     return (
@@ -323,7 +363,7 @@ def figure_array(fig: Figure) -> np.ndarray:
 
 
 def banner_markdown(analysis: Analysis) -> str:
-    if analysis.whisper.source != "logmel-pool":
+    if analysis.whisper.source != SOURCE_FALLBACK:
         return ""
     return (
         "**No Whisper weights on this server**, so *whisper50* below is the Whisper log-mel averaged in pairs "
@@ -336,12 +376,11 @@ def banner_markdown(analysis: Analysis) -> str:
 def summary_html(analysis: Analysis) -> str:
     """The summary table: the clip, its features, and each rule's chunk count."""
     v, a, w = analysis.media.video, analysis.media.audio, analysis.whisper
-    fraction = f"{v.fps_fraction.numerator}/{v.fps_fraction.denominator}"
     audio = f"{a.duration_s:.3f} s ({a.sample_rate} Hz, {a.channels} ch, {a.codec})" if a.present else "none"
     rows = [
         ("file", html.escape(os.path.basename(analysis.media.path))),
-        ("frame rate", f"<b>{fraction}</b> = {v.fps:.5f} fps" + (" (variable)" if v.vfr else "")),
-        ("frames", f"<b>{v.n_frames}</b> ({v.width}x{v.height}, {v.codec})"),
+        ("frame rate", f"<b>{v.fps_text}</b> = {v.fps:.5f} fps" + (" (variable)" if v.vfr else "")),
+        ("frames", f"<b>{v.n_frames}</b> ({'x'.join(map(str, v.display_size))}{', rotated' if v.rotation else ''}, {v.codec})"),
         ("video duration", f"{v.duration_s:.3f} s"),
         ("audio duration", audio),
         ("whisper50", f"{w.features.shape[0]} tokens x {w.features.shape[1]} layers x {w.features.shape[2]} ({w.source}"
@@ -367,7 +406,7 @@ def sync_html(analysis: Analysis) -> str:
     result = analysis.sync
     if result is None:
         return f"<div class='mv-sync'><h3>Sync</h3><p>Not measured: {html.escape(analysis.sync_error or '')}</p></div>"
-    level = "ok" if result.keep and not result.offset_frames else "warn"
+    level = next(c.level for c in analysis.checks if c.id == "sync-offset")
     verdict = "kept by LatentSync's rule" if result.keep else "dropped by LatentSync's rule: " + "; ".join(result.reasons)
     fix = f"<div class='mv-fix'>fix: <code>{html.escape(result.fix)}</code></div>" if result.fix else ""
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)

@@ -9,7 +9,8 @@ import pytest
 from museviz import overlay
 from museviz.analysis import Options, analyze
 from museviz.errors import MusevizError
-from museviz.media import SAMPLE_RATE, read_media
+from museviz.grid import SAMPLE_RATE
+from museviz.media import read_media
 from museviz.overlay import render_overlay
 from museviz.synth import vfr_times
 

@@ -18,8 +18,7 @@ WHOLE_CLIP_FIGURES = ("mapping", "edges", "drift")
 
 
 def constant_rate(fps: float, seconds: float) -> Timeline:
-    n_frames = round(seconds * fps)
-    return Timeline(np.arange(n_frames) / fps, fps, n_frames / fps, round(seconds * 16000))
+    return Timeline.constant_rate(fps, seconds, seconds)
 
 
 def texts(fig: Figure) -> str:
