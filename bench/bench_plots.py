@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from museviz.grid import n_mel_frames, n_tokens
+from museviz.grid import SOURCE_ENCODER, n_mel_frames, n_tokens
 from museviz.plots import drift_figure, edges_figure, features_figure, figure_png, frame_figure, mapping_figure, timeline_figure
 from museviz.rules import Timeline, schedule_all
 
@@ -81,7 +81,7 @@ def main() -> None:
             ("mapping_figure, 60 s at 29.97 fps", lambda i: mapping_figure(minute, minute_s), few),
             ("edges_figure, 60 s at 29.97 fps", lambda i: edges_figure(minute, minute_s), few),
             ("drift_figure, 60 s at 29.97 fps", lambda i: drift_figure(minute, minute_s), few),
-            ("features_figure, 60 s", lambda i: features_figure(minute, mel, whisper, "whisper-encoder (tiny)"), few),
+            ("features_figure, 60 s", lambda i: features_figure(minute, mel, whisper, SOURCE_ENCODER, "tiny"), few),
             ("mapping_figure, 10 min at 60 fps", lambda i: mapping_figure(long, long_s), few),
             ("drift_figure, 10 min at 60 fps", lambda i: drift_figure(long, long_s), few),
             ("edges_figure, 10 min at 60 fps", lambda i: edges_figure(long, long_s), few),

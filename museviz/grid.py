@@ -12,6 +12,10 @@ MEL_FRAMES_PER_TOKEN = 2  # the encoder's second convolution has stride 2
 SAMPLES_PER_TOKEN = WHISPER_HOP_LENGTH * MEL_FRAMES_PER_TOKEN  # 320 samples: 20 ms
 TOKENS_PER_SECOND = SAMPLE_RATE / SAMPLES_PER_TOKEN  # 50 whisper50 tokens per second; token k centred at k / 50 s
 
+# Where whisper50 features came from (``report.json`` ``features.whisper50.source``).
+SOURCE_ENCODER = "whisper-encoder"  # the encoder's hidden states
+SOURCE_FALLBACK = "logmel-pool"  # no weights: Whisper's log-mel averaged in pairs
+
 MEL80_HOP_LENGTH = 200  # samples: 12.5 ms between Wav2Lip mel frames
 MEL80_PER_SECOND = SAMPLE_RATE / MEL80_HOP_LENGTH  # 80 mel frames per second; frame m centred at m / 80 s
 

@@ -30,10 +30,10 @@ import numpy as np
 
 from museviz.analysis import Analysis
 from museviz.errors import MusevizError
+from museviz.grid import SOURCE_FALLBACK
 from museviz.media import upright
 from museviz.palette import LEVEL_COLORS, rule_rgb
 from museviz.rules import MEL80, STREAM_RATES, WHISPER50, Schedule
-from museviz.whisper50 import SOURCE_FALLBACK
 
 DEFAULT_OVERLAY_RULES = ("exact", "musetalk-v1", "musetalk-v1.5", "wav2lip")
 

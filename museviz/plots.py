@@ -31,6 +31,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 
+from museviz.grid import SOURCE_FALLBACK
 from museviz.palette import LEVEL_COLORS, rule_color
 from museviz.rules import CLAMP, MEL80, PIN, RULES, SKIP, STREAM_RATES, WHISPER50, ZERO, Schedule, Timeline, chunk_for_frame
 from museviz.sync import KEEP_MAX_OFFSET_FRAMES, KEEP_MIN_CONFIDENCE, MAX_LAG_FRAMES, SyncResult
@@ -170,12 +171,15 @@ def edges_figure(timeline: Timeline, schedules: dict[str, Schedule], rules: Sequ
     return fig
 
 
-def features_figure(timeline: Timeline, mel80: np.ndarray, whisper50: np.ndarray, whisper_label: str, layer: int = -1) -> Figure:
+def features_figure(
+    timeline: Timeline, mel80: np.ndarray, whisper50: np.ndarray, source: str, model: str | None = None, layer: int = -1
+) -> Figure:
     """The mel80 spectrogram (80, M) and whisper50 features (W, layers, dim) on one time axis.
 
-    ``layer`` picks the hidden state shown (the last by default); ``whisper_label`` says
-    where the features came from, and a ``logmel-pool`` fallback is called one. Video
-    frame boundaries are drawn over both (every n-th one on long clips).
+    ``source`` (``SOURCE_ENCODER`` or ``SOURCE_FALLBACK``) and ``model`` say where the
+    whisper50 features came from; the fallback is called one. ``layer`` picks the hidden
+    state shown (the last by default). Video frame boundaries are drawn over both (every
+    n-th one on long clips).
     """
     if mel80.ndim != 2:
         raise ValueError(f"mel80 has shape {mel80.shape}: expected (80, M)")
@@ -185,8 +189,11 @@ def features_figure(timeline: Timeline, mel80: np.ndarray, whisper50: np.ndarray
     if not -n_layers <= layer < n_layers:
         raise ValueError(f"layer {layer} does not exist: whisper50 has {n_layers} layers (0 to {n_layers - 1})")
     layer_idx = layer % n_layers
-    fallback = "logmel-pool" in whisper_label.lower()
-    source = "logmel-pool FALLBACK (no Whisper weights: log-mel averaged to 50 Hz, not encoder features)" if fallback else whisper_label
+    fallback = source == SOURCE_FALLBACK
+    if fallback:
+        source = f"{SOURCE_FALLBACK} FALLBACK (no Whisper weights: log-mel averaged to 50 Hz, not encoder features)"
+    elif model:
+        source = f"{source} ({model})"
     answer = (
         f"mel80: {mel80.shape[1]} frames at 80 Hz; whisper50: {whisper50.shape[0]} tokens at 50 Hz from {source}; "
         f"video: {timeline.n_frames} frames, their boundaries in white"
@@ -404,11 +411,10 @@ def save_plots(analysis: Analysis, out_dir: str | os.PathLike, frame_idx: int | 
     by default the middle frame) and, when the offset was measured, sync.png into
     ``out_dir``, drawing ``rules`` (default ``DEFAULT_PLOT_RULES``); returns ``{name: path}``."""
     t, s, whisper = analysis.timeline, analysis.schedules, analysis.whisper
-    label = f"{whisper.source} ({whisper.model})" if whisper.model else whisper.source
     builders = {
         "mapping": lambda: mapping_figure(t, s, rules),
         "edges": lambda: edges_figure(t, s, rules),
-        "features": lambda: features_figure(t, analysis.mel80, whisper.features, label),
+        "features": lambda: features_figure(t, analysis.mel80, whisper.features, whisper.source, whisper.model),
         "drift": lambda: drift_figure(t, s, rules),
         "frame": lambda: frame_figure(t, s, t.n_frames // 2 if frame_idx is None else frame_idx, rules),
     }

@@ -24,14 +24,12 @@ from whisper.audio import HOP_LENGTH, N_FRAMES
 
 from museviz.config import CHECKPOINT_ENV, DEFAULT_MODEL, offline
 from museviz.errors import MusevizError
-from museviz.grid import MEL_FRAMES_PER_TOKEN, WHISPER_HOP_LENGTH, n_tokens
+from museviz.grid import MEL_FRAMES_PER_TOKEN, SOURCE_ENCODER, SOURCE_FALLBACK, WHISPER_HOP_LENGTH, n_tokens
 
 assert HOP_LENGTH == WHISPER_HOP_LENGTH, "openai-whisper changed its hop length"
 SEGMENT_MEL_FRAMES = N_FRAMES  # 3000 mel frames: one 30 s encoder input
 SEGMENTS_PER_BATCH = 4  # encoder inputs per forward pass; bounds memory on long clips
 DOWNLOAD_PROBE_TIMEOUT_S = 3.0
-SOURCE_ENCODER = "whisper-encoder"
-SOURCE_FALLBACK = "logmel-pool"
 
 
 @dataclass(frozen=True, eq=False)

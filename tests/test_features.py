@@ -8,9 +8,9 @@ import torch.nn.functional as F
 import whisper
 from scipy.signal import lfilter
 
-from museviz.grid import n_mel_frames, n_tokens
+from museviz.grid import SOURCE_ENCODER, SOURCE_FALLBACK, n_mel_frames, n_tokens
 from museviz.mel80 import mel80
-from museviz.whisper50 import SOURCE_ENCODER, SOURCE_FALLBACK, load_encoder, whisper50
+from museviz.whisper50 import load_encoder, whisper50
 
 
 def speechlike(seconds: float, seed: int = 0) -> np.ndarray:

@@ -11,6 +11,7 @@ from matplotlib.text import Text
 
 from museviz import plots
 from museviz.analysis import Options, analyze
+from museviz.grid import SOURCE_ENCODER
 from museviz.rules import Timeline, schedule_all
 
 NTSC = float(Fraction(30000, 1001))
@@ -134,10 +135,11 @@ def test_features_figure_shows_the_chosen_whisper_layer():
     t = constant_rate(25, 2)
     mel = np.zeros((80, t.n_features("mel80")), np.float32)
     tokens = np.random.default_rng(0).normal(size=(t.n_features("whisper50"), 5, 384)).astype(np.float32)
-    assert "layer 4 of 0–4 (last)" in texts(plots.features_figure(t, mel, tokens, "whisper-encoder (tiny)"))
-    assert "layer 2 of 0–4" in texts(plots.features_figure(t, mel, tokens, "whisper-encoder (tiny)", layer=2))
+    words = texts(plots.features_figure(t, mel, tokens, SOURCE_ENCODER, "tiny"))
+    assert "layer 4 of 0–4 (last)" in words and "whisper-encoder (tiny)" in words and "FALLBACK" not in words
+    assert "layer 2 of 0–4" in texts(plots.features_figure(t, mel, tokens, SOURCE_ENCODER, "tiny", layer=2))
     with pytest.raises(ValueError, match="layer 5 does not exist"):
-        plots.features_figure(t, mel, tokens, "whisper-encoder (tiny)", layer=5)
+        plots.features_figure(t, mel, tokens, SOURCE_ENCODER, "tiny", layer=5)
 
 
 @pytest.mark.parametrize("fps", [15.0, float(Fraction(24000, 1001)), NTSC, float(Fraction(60000, 1001))])
