@@ -67,12 +67,7 @@ with gr.Blocks(title="museviz", delete_cache=CACHE_CLEANUP) as demo:
             overlay = gr.Video(label="Overlay: the frame with both feature streams and each rule's window", elem_id="overlay", interactive=False)
             downloads = gr.File(label="Downloads", file_count="multiple", elem_id="downloads", interactive=False)
         gr.Markdown("### Plots", elem_id="plots_heading")
-        mapping = gr.Image(show_label=False, elem_id="plot_mapping", type="filepath", interactive=False)
-        drift = gr.Image(show_label=False, elem_id="plot_drift", type="filepath", interactive=False)
-        edges = gr.Image(show_label=False, elem_id="plot_edges", type="filepath", interactive=False)
-        features = gr.Image(show_label=False, elem_id="plot_features", type="filepath", interactive=False)
-        frame_plot = gr.Image(show_label=False, elem_id="plot_frame", type="filepath", interactive=False)
-        sync_plot = gr.Image(show_label=False, elem_id="plot_sync", type="filepath", interactive=False)
+        plots = {name: gr.Image(show_label=False, elem_id=f"plot_{name}", type="filepath", interactive=False) for name in webapp.PLOT_NAMES}
         with gr.Accordion("report.json", open=False):
             report = gr.JSON(elem_id="report")
 
@@ -113,10 +108,12 @@ with gr.Blocks(title="museviz", delete_cache=CACHE_CLEANUP) as demo:
         audit_table = gr.Dataframe(elem_id="audit_table", interactive=False, wrap=True)
         audit_files = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="audit_files")
 
+    outputs = dict(plots, banner=banner, summary=summary, checks=checks, sync_panel=sync, overlay=overlay, downloads=downloads,
+                   report=report, analysis_id=analysis_id, frame_idx=frame_idx)
     run.click(
         webapp.run_analysis,
         [video, rules, whisper, fps, tolerance, roi, with_overlay, shift],
-        [banner, summary, checks, sync, mapping, drift, edges, features, frame_plot, sync_plot, overlay, downloads, report, analysis_id, frame_idx],
+        [outputs[name] for name in webapp.ANALYZE_OUTPUTS],
         api_name="analyze", concurrency_limit=CONCURRENCY,
     )
     audit_run.click(webapp.run_audit_zip, [audit_zip, audit_tolerance, audit_offset, audit_confidence],

@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import app_server, median, talking_clip, timed  # noqa: E402
+from museviz.webapp import ANALYZE_OUTPUTS  # noqa: E402
 
 TARGET_S = 0.300
 RULES = ["exact", "musetalk-v1", "musetalk-v1.5", "wav2lip"]
@@ -36,7 +37,7 @@ def main() -> None:
         with app_server(work) as (url, _):
             client = Client(url, verbose=False, download_files=str(work / "dl"))
             result = client.predict(handle_file(str(clip)), RULES, "tiny", None, 0.1, "", False, 0, api_name="/analyze")
-            n_frames = result[12]["video"]["n_frames"]  # the analysis id stays in this client's session
+            n_frames = dict(zip(ANALYZE_OUTPUTS, result))["report"]["video"]["n_frames"]  # the analysis id stays in this client's session
             frames = [round(i * (n_frames - 1) / (args.moves - 1)) for i in range(args.moves)]
             fast = [timed(lambda f=f: client.predict(f, RULES, api_name="/inspect")) for f in frames]
             full = [timed(lambda f=f: client.predict(f, RULES, api_name="/inspect_plot")) for f in frames[: max(args.moves // 4, 3)]]

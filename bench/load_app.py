@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench._common import app_server, median  # noqa: E402
 from museviz.plots import DEFAULT_PLOT_RULES  # noqa: E402
+from museviz.webapp import ANALYZE_OUTPUTS  # noqa: E402
 
 CLIP = ROOT / "assets" / "sync_25fps.mp4"
 TARGET_MB = 3 * 1024
@@ -50,8 +51,9 @@ def main() -> None:
                 try:
                     client = Client(url, verbose=False, download_files=str(work / "dl" / str(i)))
                     out = client.predict(handle_file(str(CLIP)), list(DEFAULT_PLOT_RULES), "tiny", None, 0.1, "", True, 0, api_name="/analyze")
-                    report = out[12]
-                    ok = report["video"]["fps_fraction"] == "25/1" and report["video"]["n_frames"] == 150 and out[10]
+                    named = dict(zip(ANALYZE_OUTPUTS, out))
+                    report = named["report"]
+                    ok = report["video"]["fps_fraction"] == "25/1" and report["video"]["n_frames"] == 150 and named["overlay"]
                     outcome = "ok" if ok else "wrong"
                 except Exception as exc:  # the load test counts failures instead of stopping
                     outcome = f"error: {type(exc).__name__}: {exc}"

@@ -45,6 +45,7 @@ from museviz.config import (
 )
 from museviz.errors import MusevizError
 from museviz.frames import FrameStore
+from museviz.grid import SOURCE_FALLBACK
 from museviz.media import Limits, read_frame
 from museviz.overlay import DEFAULT_OVERLAY_RULES, FrameView, render_overlay
 from museviz.palette import LEVEL_COLORS, rule_color
@@ -60,7 +61,6 @@ from museviz.plots import (
 from museviz.report import report_dict, write_report
 from museviz.rules import RULES, Timeline, schedule_all
 from museviz.sync import parse_roi
-from museviz.whisper50 import SOURCE_FALLBACK
 
 WORK_ROOT = Path(tempfile.gettempdir()) / "museviz-work"
 WHISPER_CHOICES = ("tiny", "base", "small")  # sizes a shared CPU server can hold at once
@@ -129,9 +129,11 @@ def checkpoint_choices() -> list[str]:
     return ([own] if own else []) + list(WHISPER_CHOICES)
 
 
+ANALYZE_OUTPUTS = ("banner", "summary", "checks", "sync_panel", *PLOT_NAMES, "overlay", "downloads", "report", "analysis_id", "frame_idx")
+
+
 def run_analysis(video, rules, whisper, fps, tolerance_s, roi, with_overlay, shift_ms, progress=gr.Progress()) -> Iterator[tuple]:
-    """The Analyze button. Yields, in order: banner, summary, checks, sync panel, the six
-    plots, overlay video, downloads, report, analysis id, Inspect slider.
+    """The Analyze button. Yields the values of ``ANALYZE_OUTPUTS``, in that order.
 
     The summary and checks come first, then the plots, then the overlay; the last yield
     repeats every output so that an API client's ``predict`` gets them all.
@@ -143,19 +145,19 @@ def run_analysis(video, rules, whisper, fps, tolerance_s, roi, with_overlay, shi
         analysis = analyze(video, options, progress=lambda f, d: progress(0.3 * f, desc=d))
         rules = _plot_rules(rules)
         session = _Session(analysis)
-        key = _remember(session)
-        report = report_dict(analysis)
-        out = [
-            banner_markdown(analysis), summary_html(analysis), checks_html(analysis.checks), sync_html(analysis),
-            *[None] * len(PLOT_NAMES), None, None, report, key,
-            gr.update(maximum=max(analysis.media.video.n_frames - 1, 0), value=analysis.media.video.n_frames // 2),
-        ]
-        yield tuple(out)
+        n_frames = analysis.media.video.n_frames
+        out = dict.fromkeys(ANALYZE_OUTPUTS)
+        out.update(
+            banner=banner_markdown(analysis), summary=summary_html(analysis), checks=checks_html(analysis.checks),
+            sync_panel=sync_html(analysis), report=report_dict(analysis), analysis_id=_remember(session),
+            frame_idx=gr.update(maximum=max(n_frames - 1, 0), value=n_frames // 2),
+        )
+        yield tuple(out.values())
 
         progress(0.35, desc="Drawing the plots")
         plots = save_plots(analysis, work, rules=rules)
-        out[4 : 4 + len(PLOT_NAMES)] = [str(plots[name]) if name in plots else None for name in PLOT_NAMES]
-        yield tuple(out)
+        out.update({name: str(plots[name]) if name in plots else None for name in PLOT_NAMES})
+        yield tuple(out.values())
 
         session.frames = FrameStore.build(analysis.media, progress=lambda f, d: progress(0.5 + 0.15 * f, desc=d))
         files = write_report(analysis, work)
@@ -163,10 +165,10 @@ def run_analysis(video, rules, whisper, fps, tolerance_s, roi, with_overlay, shi
         if with_overlay:
             overlay = render_overlay(analysis, work / "overlay.mp4", rules=_overlay_rules(rules), shift_ms=float(shift_ms or 0),
                                      progress=lambda f, d: progress(0.65 + 0.35 * f, desc=d))
-            out[10] = str(overlay)
+            out["overlay"] = str(overlay)
             downloads.append(str(overlay))
-        out[11] = downloads
-        yield tuple(out)
+        out["downloads"] = downloads
+        yield tuple(out.values())
 
 
 AUDIT_TABLE_COLUMNS = ("path", "keep", "reasons", "fps_fraction", "vfr", "n_frames", "mismatch_s", "sync_offset_ms", "sync_confidence", "error")

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from museviz.webapp import ANALYZE_OUTPUTS
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -136,13 +138,14 @@ def test_analysis_through_gradio_client_returns_the_report(server, client_temp):
     result = client.predict(
         handle_file(str(CLIP)), ["exact", "musetalk-v1.5"], "tiny", None, 0.1, "", False, 0, api_name="/analyze"
     )
-    report = result[12]
+    named = dict(zip(ANALYZE_OUTPUTS, result))
+    report = named["report"]
     assert report["schema"] == 1
     assert report["video"]["fps_fraction"] == "30000/1001" and report["video"]["n_frames"] == 180
     assert report["schemes"]["musetalk-v1.5"]["fps_used"] == 29
     check = {c["id"]: c for c in report["checks"]}["v15-fps-truncation"]
     assert check["level"] == "warn" and check["value"] > 0
-    downloads = [Path(p).name for p in result[11]]
+    downloads = [Path(p).name for p in named["downloads"]]
     assert downloads == ["report.json", "features.npz"]
 
 

@@ -146,7 +146,7 @@ def run_app(path, **settings):
     outputs = None
     for outputs in webapp.run_analysis(str(path), progress=lambda *a, **k: None, **args):
         pass
-    return outputs
+    return dict(zip(webapp.ANALYZE_OUTPUTS, outputs))
 
 
 @pytest.mark.parametrize("name", sorted(REFUSED))
@@ -159,7 +159,7 @@ def test_app_refuses_with_one_sentence(files, name):
 @pytest.mark.parametrize("name", ["no_audio.mp4", "one_frame.mp4", "odd_641x361.mp4", "rotated.mp4", WEIRD_NAME])
 def test_app_analyses_awkward_clips_to_the_end(files, name):
     outputs = run_app(files / name)
-    report, overlay = outputs[12], outputs[10]
+    report, overlay = outputs["report"], outputs["overlay"]
     check_id, level = ANALYSED[name]
     assert {c["id"]: c["level"] for c in report["checks"]}[check_id] == level
     assert overlay is not None
