@@ -24,6 +24,8 @@ from museviz.errors import MusevizError
 from museviz.grid import SAMPLE_RATE
 
 FALLBACK_FPS = Fraction(25)  # for a stream that states no rate and has a single frame
+# Pixel formats whose first plane is 8-bit luma at full size.
+LUMA_PLANE_FORMATS = frozenset({"gray", "yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv440p", "yuvj440p", "yuv411p", "nv12", "nv21"})
 VFR_MIN_JITTER_S = 0.0005  # frame intervals may wobble this much (or 1.5 ticks) and still count as constant
 
 
@@ -175,21 +177,44 @@ def iter_frames(media: Media, size: tuple[int, int] | None = None) -> Iterator[t
     ``frame_idx`` indexes ``media.video.frame_times_s``; frames the decoder cannot place
     there (a damaged stream) are skipped rather than mislabelled.
     """
-    pts_to_idx = {int(p): i for i, p in enumerate(media.video.frame_pts)}
-    rotation = media.video.rotation
     width, height = size if size else (None, None)
-    if rotation in (90, 270):
+    if media.video.rotation in (90, 270):
         width, height = height, width
     # One reformatter for the whole clip: frame.to_ndarray sets up a new conversion per frame.
     reformatter = VideoReformatter()
+    for frame_idx, frame in _placed_frames(media):
+        yield frame_idx, upright(reformatter.reformat(frame, width, height, format="rgb24").to_ndarray(), media.video.rotation)
+
+
+def iter_luma(media: Media) -> Iterator[tuple[int, np.ndarray]]:
+    """Decode the pictures one at a time as ``(frame_idx, luma)``: the upright grey picture,
+    (height, width) uint8, indexed as in ``iter_frames``.
+
+    An 8-bit YUV frame gives its Y plane as it is, with no colour conversion (three times
+    faster than ``iter_frames`` on 640x360 H.264). Its levels are the video's: usually
+    16-235, a scale and an offset away from an RGB-to-grey conversion.
+    """
+    reformatter = VideoReformatter()
+    for frame_idx, frame in _placed_frames(media):
+        if frame.format.name in LUMA_PLANE_FORMATS:
+            plane = frame.planes[0]
+            luma = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width].copy()
+        else:
+            luma = reformatter.reformat(frame, format="gray").to_ndarray()
+        yield frame_idx, upright(luma, media.video.rotation)
+
+
+def _placed_frames(media: Media) -> Iterator[tuple[int, av.VideoFrame]]:
+    """Every decoded frame with its index in ``media.video.frame_times_s``; frames that
+    cannot be placed there are skipped."""
+    pts_to_idx = {int(p): i for i, p in enumerate(media.video.frame_pts)}
     with _open(media.path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for idx_guess, frame in enumerate(_decode_quietly(container, stream, media.limits.decode_timeout_s)):
             frame_idx = pts_to_idx.get(frame.pts, idx_guess if frame.pts is None else None)
-            if frame_idx is None or frame_idx >= media.video.n_frames:
-                continue
-            yield frame_idx, upright(reformatter.reformat(frame, width, height, format="rgb24").to_ndarray(), rotation)
+            if frame_idx is not None and frame_idx < media.video.n_frames:
+                yield frame_idx, frame
 
 
 def check_video(path: str | os.PathLike, limits: Limits = Limits()) -> None:
@@ -238,9 +263,9 @@ def read_frame(media: Media, frame_idx: int) -> np.ndarray | None:
     return None
 
 
-def upright(rgb: np.ndarray, rotation: int) -> np.ndarray:
-    """``rgb`` (h, w, 3) turned ``rotation`` degrees counter-clockwise, as players show it."""
-    return np.ascontiguousarray(np.rot90(rgb, k=rotation // 90)) if rotation else rgb
+def upright(picture: np.ndarray, rotation: int) -> np.ndarray:
+    """``picture`` (h, w, 3) or (h, w) turned ``rotation`` degrees counter-clockwise, as players show it."""
+    return np.ascontiguousarray(np.rot90(picture, k=rotation // 90)) if rotation else picture
 
 
 def _rotation(path: str) -> int:

@@ -7,7 +7,7 @@ import pytest
 
 from museviz.errors import MusevizError
 from museviz.grid import SAMPLE_RATE
-from museviz.media import is_variable_rate, iter_frames, read_frame, read_media
+from museviz.media import is_variable_rate, iter_frames, iter_luma, read_frame, read_media
 from museviz.synth import vfr_times
 
 
@@ -61,6 +61,18 @@ def test_frames_stream_one_at_a_time_with_their_index(clips):
     first_idx, first = next(frames)
     assert first_idx == 0 and first.shape == (60, 80, 3) and first.dtype == np.uint8
     assert [i for i, _ in frames] == list(range(1, 60))
+
+
+@pytest.mark.parametrize("rotation", [0, 90])
+def test_luma_is_the_upright_grey_picture(clips, rotation):
+    media = read_media(clips(f"rot{rotation}.mp4", duration_s=1.0, size=(96, 160), rotation=rotation))
+    rgb = dict(iter_frames(media))
+    luma = dict(iter_luma(media))
+    assert sorted(luma) == sorted(rgb) == list(range(media.video.n_frames))
+    for idx in (0, 12, 24):
+        grey = rgb[idx].astype(float) @ [0.299, 0.587, 0.114]
+        assert luma[idx].shape == grey.shape == (160, 96) and luma[idx].dtype == np.uint8
+        assert np.corrcoef(luma[idx].ravel(), grey.ravel())[0, 1] > 0.99
 
 
 @pytest.mark.parametrize("content, message", [(b"", "is empty"), (b"hello, not a video\n" * 20, "is not a video")])
