@@ -30,9 +30,10 @@ drift and box jitter, 2 s costs least (3.7, against 3.8 with none, 3.0 at 1 s, 3
 Darkness has limits a learned model has not: bright teeth, a beard, a hand or a lighting
 change in the mouth box add to or hide the opening.
 
-One pass, bounded memory: frames are decoded one at a time (``iter_frames``) and measured at
-most ``ANALYSIS_MAX_HEIGHT`` tall; the face tracker keeps only the frames of its last two
-search intervals (10 frames at 25 fps), whose boxes wait for the next search.
+One pass, bounded memory: frames are decoded one at a time as their Y plane (``iter_luma``,
+no colour conversion) and measured at most ``ANALYSIS_MAX_HEIGHT`` tall; the face tracker
+keeps only the frames of its last two search intervals (20 frames at 25 fps), whose boxes
+wait for the next search.
 """
 
 from __future__ import annotations
@@ -47,20 +48,20 @@ import numpy as np
 
 from museviz.errors import MusevizError
 from museviz.grid import SAMPLE_RATE
-from museviz.media import Media, iter_frames
+from museviz.media import Media, iter_luma
 
 MAX_LAG_FRAMES = 15  # frames of the nominal rate searched either way: syncnet_python's vshift
 KEEP_MAX_OFFSET_FRAMES = 6  # LatentSync keeps a clip when |offset| <= 6 frames
 KEEP_MIN_CONFIDENCE = 0.5  # peak - median of the NCC curve; calibration in the docstring of SyncResult
 
-DETECT_EVERY_S = 0.2  # s between Haar searches: every 5th frame at 25 fps
+DETECT_EVERY_S = 0.4  # s between Haar searches: every 10th frame at 25 fps (a face moves little in that time)
 ANALYSIS_MAX_HEIGHT = 360  # px: frames are measured at most this tall (smaller frames as they are)
 SEARCH_MAX_HEIGHT = 180  # px: a whole-frame face search runs on a picture at most this tall
 SEARCH_MIN_FACE = 1 / 8  # smallest face a whole-frame search finds, as a fraction of the frame height
 HAAR_MIN_PX = 24  # px: the cascade's own window
 TRACK_FACE_PX = 48  # px: a tracked face is searched in a crop scaled to make it this wide
 TRACK_MARGIN = 1.0  # face widths of margin around the last face box in a tracked search
-TRACK_SIZE_RANGE = (0.6, 1.6)  # a tracked face may shrink or grow by these factors between searches
+TRACK_SIZE_RANGE = (0.8, 1.25)  # a tracked face may shrink or grow by these factors between searches; else a whole-frame search
 HAAR_SCALE_FACTOR = 1.2
 HAAR_MIN_NEIGHBORS = 3
 SMOOTH_WEIGHTS = (1.0, 2.0)  # a search's face box is averaged with its two neighbours': (neighbour, itself)
@@ -528,8 +529,8 @@ def _measure_mouth(media: Media, roi: Roi | None, report: Progress) -> _Mouth:
     region_box = None
     tracker = None if roi is not None else _FaceTracker(video.frame_times_s)
     step = max(1, n_frames // 20)
-    for frame_idx, rgb in iter_frames(media):
-        gray = _gray(rgb, scale)
+    for frame_idx, luma in iter_luma(media):
+        gray = _shrunk(luma, scale)
         if region_box is None:
             region_box = region.box_px(gray.shape[1], gray.shape[0])
         region_signal[frame_idx] = darkness(gray, region_box)
@@ -564,11 +565,10 @@ def _int_box(box: np.ndarray) -> tuple[int, int, int, int] | None:
     return tuple(int(round(v)) for v in box)
 
 
-def _gray(rgb: np.ndarray, scale: float) -> np.ndarray:
-    """(h, w) uint8 luma of ``rgb``, shrunk by ``scale`` (area averaging)."""
+def _shrunk(gray: np.ndarray, scale: float) -> np.ndarray:
+    """``gray`` shrunk by ``scale`` (area averaging)."""
     import cv2
 
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     if scale < 1.0:
         size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
         gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
