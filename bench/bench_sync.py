@@ -41,11 +41,8 @@ def main() -> None:
         media = read_media(clip)
         results = []
 
-        def analysis():
-            write_report(analyze(clip, engine), work / "out")
-
-        def with_sync():
-            write_report(analyze(clip, dataclasses.replace(engine, sync=True)), work / "out")
+        def analysis(options=engine):
+            write_report(analyze(clip, options), work / "out")
 
         def sync():
             results.append(estimate_sync(media))
@@ -59,7 +56,7 @@ def main() -> None:
         for _ in range(args.runs):
             analysis_s.append(timed(analysis))
             sync_s.append(timed(sync))
-            with_sync_s.append(timed(with_sync))
+            with_sync_s.append(timed(lambda: analysis(dataclasses.replace(engine, sync=True))))
             decode_s.append(timed(decode))
 
     result = results[-1]
