@@ -95,8 +95,8 @@ def _scheme(s: Schedule) -> dict:
     }
 
 
-def report_json(analysis: Analysis) -> str:
-    """``report_dict`` as indented JSON, each list of numbers on one line (a list of them,
+def report_json(report: dict) -> str:
+    """``report`` (a ``report_dict``) as indented JSON, each list of numbers on one line (a list of them,
     one per line).
 
     The lists are encoded apart by json's C encoder and spliced in: indented encoding runs
@@ -104,7 +104,7 @@ def report_json(analysis: Analysis) -> str:
     """
     lists: list[str] = []
     tag = uuid.uuid4().hex  # no file name can collide with the placeholders
-    text = json.dumps(_lift_number_lists(report_dict(analysis), lists, tag), indent=1)
+    text = json.dumps(_lift_number_lists(report, lists, tag), indent=1)
     return re.sub(f'"@@{tag}:(\\d+)@@"', lambda m: lists[int(m.group(1))], text)
 
 
@@ -139,8 +139,9 @@ def features_arrays(analysis: Analysis) -> dict[str, np.ndarray]:
     }
 
 
-def write_report(analysis: Analysis, out_dir: str | os.PathLike) -> dict[str, Path]:
-    """Write ``report.json`` and ``features.npz`` into ``out_dir``; return their paths.
+def write_report(analysis: Analysis, out_dir: str | os.PathLike, report: dict | None = None) -> dict[str, Path]:
+    """Write ``report.json`` (``report``, by default ``report_dict(analysis)``) and
+    ``features.npz`` into ``out_dir``; return their paths.
 
     Each file is written under a temporary name and renamed, so a failure never leaves a
     half-written file behind.
@@ -148,7 +149,8 @@ def write_report(analysis: Analysis, out_dir: str | os.PathLike) -> dict[str, Pa
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"report": out / REPORT_NAME, "features": out / FEATURES_NAME}
-    _atomic(paths["report"], lambda f: f.write(report_json(analysis).encode()))
+    text = report_json(report if report is not None else report_dict(analysis))
+    _atomic(paths["report"], lambda f: f.write(text.encode()))
     _atomic(paths["features"], lambda f: np.savez(f, **features_arrays(analysis)))
     return paths
 

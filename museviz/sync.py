@@ -426,8 +426,8 @@ def _track(times_s, mouth_hp, shifted_hp, lags, fps, min_overlap) -> list[TrackP
     points = []
     for k in range(n_windows):
         start_s = first_s + k * TRACK_HOP_S
-        inside = (times_s >= start_s) & (times_s < start_s + window_s)
-        curve = ncc_curve(np.where(inside, mouth_hp, np.nan), shifted_hp, min(min_overlap, int(inside.sum())))
+        lo, hi = np.searchsorted(times_s, [start_s, start_s + window_s])  # frame times are sorted
+        curve = ncc_curve(mouth_hp[lo:hi], shifted_hp[:, lo:hi], min(min_overlap, int(hi - lo)))
         offset, confidence = _peak(lags, curve)
         points.append(TrackPoint(start_s, start_s + window_s, offset, offset * 1000.0 / fps, confidence))
     return points

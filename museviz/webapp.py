@@ -160,10 +160,10 @@ def run_analysis(video, rules, whisper, fps, tolerance_s, roi, with_overlay, shi
         yield tuple(out.values())
 
         session.frames = FrameStore.build(analysis.media, progress=lambda f, d: progress(0.5 + 0.15 * f, desc=d))
-        files = write_report(analysis, work)
+        files = write_report(analysis, work, out["report"])
         downloads = [str(files["report"]), str(files["features"])]
         if with_overlay:
-            overlay = render_overlay(analysis, work / "overlay.mp4", rules=_overlay_rules(rules), shift_ms=float(shift_ms or 0),
+            overlay = render_overlay(analysis, work / "overlay.mp4", rules=rules or list(DEFAULT_OVERLAY_RULES), shift_ms=float(shift_ms or 0),
                                      progress=lambda f, d: progress(0.65 + 0.35 * f, desc=d))
             out["overlay"] = str(overlay)
             downloads.append(str(overlay))
@@ -454,10 +454,6 @@ def _options(whisper: str | None, fps, tolerance_s, roi: str | None) -> Options:
 
 def _plot_rules(rules) -> list[str]:
     return [r for r in (rules or DEFAULT_PLOT_RULES) if r in RULES]
-
-
-def _overlay_rules(rules: list[str]) -> list[str]:
-    return [r for r in rules if r in RULES] or list(DEFAULT_OVERLAY_RULES)
 
 
 def _work_root() -> Path:
