@@ -60,13 +60,17 @@ def clips(tmp_path_factory, speech):
     from museviz.synth import ClipSpec, write_clip
 
     folder = tmp_path_factory.mktemp("clips")
-    made: dict[str, str] = {}
+    made: dict[str, tuple[list, str]] = {}
 
     def make(name: str, **fields) -> str:
+        fields.setdefault("audio", speech)
+        fields.setdefault("size", (160, 120))
+        spec = ClipSpec(**fields)
+        key = [v.tobytes() if isinstance(v, np.ndarray) else v for v in (getattr(spec, f.name) for f in dataclasses.fields(spec))]
         if name not in made:
-            fields.setdefault("audio", speech)
-            fields.setdefault("size", (160, 120))
-            made[name] = str(write_clip(folder / name, ClipSpec(**fields)))
-        return made[name]
+            made[name] = key, str(write_clip(folder / name, spec))
+        elif made[name][0] != key:
+            raise AssertionError(f"clips({name!r}) was made before with other fields: give this clip another name")
+        return made[name][1]
 
     return make

@@ -53,7 +53,7 @@ def test_short_audio_warns_of_mismatch_and_short_training_windows(clips, fallbac
     assert c["duration-mismatch"].level == "warn"
     assert c["duration-mismatch"].value == pytest.approx(-0.5, abs=0.03)
     assert c["training-window-short"].level == "warn" and c["training-window-short"].value >= 10
-    tolerant = analyze(clips("short_audio.mp4"), Options(duration_tolerance_s=0.6))
+    tolerant = analyze(clips("short_audio.mp4", duration_s=4.0, audio_duration_s=3.5), Options(duration_tolerance_s=0.6))
     assert checks_of(tolerant)["duration-mismatch"].level == "ok"
 
 

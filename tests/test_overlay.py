@@ -86,7 +86,7 @@ def test_shift_moves_the_audio_by_that_much_and_keeps_its_duration(clips, tmp_pa
 
 
 def test_shifted_44100_stereo_audio_is_reencoded_at_its_own_rate_and_layout(clips, tmp_path):
-    source = analyze(clips("stereo44k.mp4", duration_s=SECONDS, audio_rate=44100, audio_channels=2), Options())
+    source = analyze(clips("overlay_stereo44k.mp4", duration_s=SECONDS, audio_rate=44100, audio_channels=2), Options())
     result = read_media(render_overlay(source, tmp_path / "stereo.mp4", shift_ms=40))
 
     assert (result.audio.codec, result.audio.sample_rate, result.audio.channels) == ("aac", 44100, 2)
