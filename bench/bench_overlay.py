@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import median, speech_for, timed  # noqa: E402
 from museviz import synth  # noqa: E402
 from museviz.analysis import Analysis, Options, analyze  # noqa: E402
-from museviz.overlay import DEFAULT_OVERLAY_RULES, VIDEO_CODEC, VIDEO_OPTIONS, VIDEO_PIX_FMT, render_overlay  # noqa: E402
+from museviz.overlay import DEFAULT_OVERLAY_RULES, VIDEO_CODEC, FrameView, VIDEO_OPTIONS, VIDEO_PIX_FMT, render_overlay  # noqa: E402
 from museviz.palette import rule_color  # noqa: E402
 from museviz.rules import MEL80, chunk_for_frame  # noqa: E402
 
@@ -65,7 +65,7 @@ def main() -> None:
         rows = []
 
         speed = analyze(clips["speed"], Options())
-        overlay_size = _output_size(speed, work / "probe.mp4")
+        overlay_size = _output_size(speed)
         overlay_s, plain_s, padded_s = [], [], []
         for _ in range(args.runs):
             overlay_s.append(timed(lambda: render_overlay(speed, work / "overlay.mp4")))
@@ -107,12 +107,10 @@ def main() -> None:
         print("  ".join(cells + [verdict]))
 
 
-def _output_size(analysis: Analysis, probe: Path) -> tuple[int, int]:
-    """The overlay's frame size, read from a render of the first frames."""
-    render_overlay(analysis, probe)
-    with av.open(str(probe)) as container:
-        stream = container.streams.video[0]
-        return stream.width, stream.height
+def _output_size(analysis: Analysis) -> tuple[int, int]:
+    """The overlay's frame size: what ``FrameView`` lays out, as the render does."""
+    geometry = FrameView(analysis).geometry
+    return geometry.width, geometry.height
 
 
 def _clip_text(spec: tuple[float, tuple[int, int]]) -> str:

@@ -25,9 +25,8 @@ JPEG_QUALITY = 85
 class FrameStore:
     """Thumbnails of every decoded frame, indexed like ``media.video.frame_times_s``."""
 
-    def __init__(self, jpegs: list[bytes | None], size: tuple[int, int]):
+    def __init__(self, jpegs: list[bytes | None]):
         self._jpegs = jpegs
-        self.size = size  # (width, height) of each thumbnail
 
     @classmethod
     def build(cls, media: Media, progress: Callable[[float, str], None] | None = None) -> "FrameStore":
@@ -40,10 +39,7 @@ class FrameStore:
             jpegs[idx] = data.tobytes() if ok else None
             if progress and idx % step == 0:
                 progress(idx / media.video.n_frames, "Keeping frames for the Inspect tab")
-        return cls(jpegs, size)
-
-    def __len__(self) -> int:
-        return len(self._jpegs)
+        return cls(jpegs)
 
     def frame(self, frame_idx: int) -> np.ndarray | None:
         """Frame ``frame_idx`` as (h, w, 3) uint8 RGB, or None if it could not be decoded."""

@@ -197,11 +197,15 @@ def iter_luma(media: Media) -> Iterator[tuple[int, np.ndarray]]:
     reformatter = VideoReformatter()
     for frame_idx, frame in _placed_frames(media):
         if frame.format.name in LUMA_PLANE_FORMATS:
-            plane = frame.planes[0]
-            luma = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width].copy()
+            luma = plane_array(frame.planes[0]).copy()
         else:
             luma = reformatter.reformat(frame, format="gray").to_ndarray()
         yield frame_idx, upright(luma, media.video.rotation)
+
+
+def plane_array(plane) -> np.ndarray:
+    """A (height, width) uint8 view of an 8-bit frame plane, without its row padding."""
+    return np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
 
 
 def _placed_frames(media: Media) -> Iterator[tuple[int, av.VideoFrame]]:

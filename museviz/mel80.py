@@ -40,7 +40,7 @@ def mel80(audio_16k: np.ndarray) -> np.ndarray:
     -------
     np.ndarray, shape (80, 1 + N // 200), float32
     """
-    emphasised = _preemphasis(audio_16k.astype(np.float64))
+    emphasised = _preemphasis(audio_16k)
     mel = _mel_magnitude(emphasised)
     level_db = 20.0 * np.log10(np.maximum(1e-5, mel)) - REF_LEVEL_DB
     scaled = 2 * MAX_ABS_VALUE * (level_db - MIN_LEVEL_DB) / -MIN_LEVEL_DB - MAX_ABS_VALUE
@@ -48,9 +48,9 @@ def mel80(audio_16k: np.ndarray) -> np.ndarray:
 
 
 def _preemphasis(wav: np.ndarray) -> np.ndarray:
-    """``lfilter([1, -0.97], [1], wav)``, a two-tap FIR: ``y[n] = x[n] - 0.97 x[n - 1]``."""
-    out = wav.copy()
-    out[1:] -= PREEMPHASIS * wav[:-1]
+    """``lfilter([1, -0.97], [1], wav)``, a two-tap FIR: ``y[n] = x[n] - 0.97 x[n - 1]``, in float64."""
+    out = wav.astype(np.float64)  # a copy: the product below is taken before ``out`` changes
+    out[1:] -= PREEMPHASIS * out[:-1]
     return out
 
 

@@ -31,7 +31,7 @@ import numpy as np
 from museviz.analysis import Analysis
 from museviz.errors import MusevizError
 from museviz.grid import SOURCE_FALLBACK
-from museviz.media import upright
+from museviz.media import plane_array, upright
 from museviz.palette import LEVEL_COLORS, rule_rgb
 from museviz.rules import MEL80, STREAM_RATES, WHISPER50, Schedule
 
@@ -697,18 +697,13 @@ def _compose(frame: av.VideoFrame, strip_i420: np.ndarray, g: _Geometry) -> av.V
     bordered = (g.picture_w, g.picture_h) != (g.width, g.picture_area_h)
     strip_planes = _i420_planes(strip_i420, g.width, g.strip_h)
     for shift, black, out_plane, picture_plane, strip_plane in zip((0, 1, 1), (16, 128, 128), out.planes, frame.planes, strip_planes):
-        target, picture = _plane_array(out_plane), _plane_array(picture_plane)
+        target, picture = plane_array(out_plane), plane_array(picture_plane)
         top, x = g.picture_area_h >> shift, g.picture_x >> shift
         target[top:] = strip_plane
         if bordered:  # black around a narrow picture, and in its 1 px pad
             target[:top] = black
         target[: picture.shape[0], x : x + picture.shape[1]] = picture
     return out
-
-
-def _plane_array(plane) -> np.ndarray:
-    """A (height, width) uint8 view of a frame plane, without its row padding."""
-    return np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
 
 
 def _i420_planes(buffer: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

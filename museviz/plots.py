@@ -271,12 +271,13 @@ def frame_figure(timeline: Timeline, schedules: dict[str, Schedule], frame_idx: 
     leaves the formulas out, for a caller that shows ``frame_formulas`` as text itself.
     """
     picked = _pick(timeline, schedules, rules)
-    lines = frame_formulas(timeline, picked, frame_idx, list(picked))
+    _check_frame(timeline, frame_idx)
     rows = {name: [_frame_row(timeline, s, frame_idx)] for name, s in picked.items()}
+    lines = {name: _formula_lines(timeline, s, rows[name][0]) for name, s in picked.items()} if formulas else {}
     streams = [st for st in STREAMS if any(s.stream == st for s in picked.values())]
     heights = [FRAME_STRIP_IN] + [sum(s.stream == st for s in picked.values()) * FRAME_ROW_IN for st in streams]
     lanes_in = sum(heights) + AXIS_GAP_IN * len(streams) + FRAME_BOTTOM_IN
-    text_in = sum(FORMULA_HEAD_IN + FORMULA_LINE_IN * len(v[1:]) + FORMULA_GAP_IN for v in lines.values()) if formulas else 0.0
+    text_in = sum(FORMULA_HEAD_IN + FORMULA_LINE_IN * len(v[1:]) + FORMULA_GAP_IN for v in lines.values())
     left_in, lanes_width_in = 1.5, 6.3
     width = left_in + lanes_width_in + (6.7 if formulas else 0.4)
     question = f"Which audio does frame {frame_idx} (shown at {timeline.frame_times_s[frame_idx]:.3f} s) read under each rule?"
@@ -305,10 +306,14 @@ def frame_formulas(timeline: Timeline, schedules: dict[str, Schedule], frame_idx
     """For each rule, a header (the window's centre against the picture) and its formula
     written out with frame ``frame_idx``'s numbers, one line per step: what
     ``frame_figure`` prints beside the picture."""
-    if not 0 <= frame_idx < timeline.n_frames:
-        raise ValueError(f"frame {frame_idx} does not exist: the clip has frames 0 to {timeline.n_frames - 1}")
+    _check_frame(timeline, frame_idx)
     picked = _pick(timeline, schedules, rules)
     return {name: _formula_lines(timeline, s, _frame_row(timeline, s, frame_idx)) for name, s in picked.items()}
+
+
+def _check_frame(timeline: Timeline, frame_idx: int) -> None:
+    if not 0 <= frame_idx < timeline.n_frames:
+        raise ValueError(f"frame {frame_idx} does not exist: the clip has frames 0 to {timeline.n_frames - 1}")
 
 
 def timeline_figure(timeline: Timeline, schedules: dict[str, Schedule], rules: Sequence[str] | None, first_frame: int, n_frames: int) -> Figure:
@@ -318,8 +323,7 @@ def timeline_figure(timeline: Timeline, schedules: dict[str, Schedule], rules: S
     One row per chunk; the dot is when its picture is shown. At most
     ``MAX_TIMELINE_FRAMES`` frames are drawn.
     """
-    if not 0 <= first_frame < timeline.n_frames:
-        raise ValueError(f"frame {first_frame} does not exist: the clip has frames 0 to {timeline.n_frames - 1}")
+    _check_frame(timeline, first_frame)
     if n_frames < 1:
         raise ValueError(f"n_frames = {n_frames}: show at least one frame")
     last = min(first_frame + min(n_frames, MAX_TIMELINE_FRAMES), timeline.n_frames) - 1

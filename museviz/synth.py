@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import resample_poly
 
-SAMPLE_RATE = 16000  # Hz: speech and the signal that drives the mouth
+from museviz.grid import SAMPLE_RATE  # speech and the signal that drives the mouth
 ESPEAK = "espeak-ng"
 SPEECH_PEAK = 0.8  # peak amplitude of speech_16k, full scale 1.0
 LOUDNESS_WINDOW_S = 0.04  # one frame at 25 fps

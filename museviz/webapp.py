@@ -63,6 +63,7 @@ from museviz.rules import RULES, Timeline, schedule_all
 from museviz.sync import parse_roi
 
 WORK_ROOT = Path(tempfile.gettempdir()) / "museviz-work"
+APP_LIMITS = Limits(MAX_DURATION_S, DECODE_TIMEOUT_S)
 WHISPER_CHOICES = ("tiny", "base", "small")  # sizes a shared CPU server can hold at once
 LEARN_FPS_CHOICES = ("15", "23.976", "24", "25", "29.97", "30", "48", "50", "59.94", "60")
 NTSC_RATES = {"23.976": 24000 / 1001, "29.97": 30000 / 1001, "59.94": 60000 / 1001}
@@ -185,7 +186,7 @@ def run_audit_zip(zip_file, tolerance_s, max_offset, min_confidence, progress=gr
         progress(0.0, desc=f"Auditing {n_clips} clips")
         settings = AuditSettings(
             _number(tolerance_s, "the duration tolerance"), int(_number(max_offset, "the largest offset")),
-            _number(min_confidence, "the smallest confidence"), limits=Limits(MAX_DURATION_S, DECODE_TIMEOUT_S),
+            _number(min_confidence, "the smallest confidence"), limits=APP_LIMITS,
         )
         summary = run_audit(work / "clips", work / "audit.csv", settings, workers=AUDIT_WORKERS,
                             progress=lambda done, total, path: progress(done / total, desc=f"{done}/{total} {path}"))
@@ -448,7 +449,7 @@ def _options(whisper: str | None, fps, tolerance_s, roi: str | None) -> Options:
         whisper_checkpoint=None if named else choice,
         whisper_model=choice if named else DEFAULT_MODEL,
         roi=parse_roi(roi) if roi and roi.strip() else None,
-        limits=Limits(MAX_DURATION_S, DECODE_TIMEOUT_S),
+        limits=APP_LIMITS,
     )
 
 

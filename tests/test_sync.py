@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from museviz.errors import MusevizError
+from museviz.grid import SAMPLE_RATE
 from museviz.media import read_media
-from museviz.synth import SAMPLE_RATE, speech_16k, vfr_times
+from museviz.synth import speech_16k, vfr_times
 from museviz.sync import (
     DEFAULT_ROI,
     KEEP_MIN_CONFIDENCE,
