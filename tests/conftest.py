@@ -16,7 +16,7 @@ os.environ["TMPDIR"] = tempfile.tempdir = TEMP_ROOT
 os.environ["MUSEVIZ_OFFLINE"] = "1"
 os.environ["XDG_CACHE_HOME"] = os.path.join(TEMP_ROOT, "cache")
 os.environ.pop("MUSEVIZ_WHISPER_CHECKPOINT", None)
-NOT_OURS = ("pytest-of-", "pymp-", "cache")  # pytest's tmp_path, multiprocessing's, the Whisper cache
+NOT_OURS = ("pytest-of-", "pymp-", "cache", "pulse-")  # pytest's tmp_path, multiprocessing's, the Whisper cache, Chromium's PulseAudio client
 
 TINY_ENCODER = dict(n_mels=80, n_audio_ctx=1500, n_audio_state=384, n_audio_head=6, n_audio_layer=4)
 SMALL_DECODER = dict(n_vocab=512, n_text_ctx=32, n_text_state=384, n_text_head=6, n_text_layer=1)
