@@ -33,6 +33,7 @@ from museviz.errors import MusevizError
 from museviz.grid import SOURCE_FALLBACK
 from museviz.media import plane_array, upright
 from museviz.palette import LEVEL_COLORS, rule_rgb
+from museviz.remux import MP4_OPTIONS, AudioTrack, decode_packet
 from museviz.rules import MEL80, STREAM_RATES, WHISPER50, Schedule
 
 DEFAULT_OVERLAY_RULES = ("exact", "musetalk-v1", "musetalk-v1.5", "wav2lip")
@@ -41,10 +42,6 @@ DEFAULT_OVERLAY_RULES = ("exact", "musetalk-v1", "musetalk-v1.5", "wav2lip")
 VIDEO_CODEC = "libx264"
 VIDEO_PIX_FMT = "yuv420p"  # 4:2:0 needs even sizes: odd ones get a 1 px pad
 VIDEO_OPTIONS = {"preset": "veryfast", "crf": "23"}
-AUDIO_CODEC = "aac"
-AUDIO_BIT_RATE = 64000  # bit/s per channel
-COPYABLE_AUDIO_CODECS = frozenset({"aac", "mp3"})  # remuxed into mp4 as they are
-MP4_OPTIONS = {"movflags": "+faststart"}  # index first: a browser starts playing at once
 
 # Size of the output.
 MIN_OUTPUT_WIDTH = 640  # px: narrower sources are upscaled so the strip text stays legible
@@ -611,14 +608,14 @@ def _render(analysis: Analysis, strip: _Strip, g: _Geometry, out_path: Path, shi
         in_video.thread_type = "AUTO"
         in_audio = source.streams.audio[0] if source.streams.audio else None
         out_video = _add_video_stream(output, in_video, g)
-        audio = _AudioTrack(output, in_audio, shift_s) if in_audio is not None else None
+        audio = AudioTrack(output, in_audio, shift_s) if in_audio is not None else None
         done = 0
         with _StripsAhead(strip) as strips:
             for packet in source.demux([in_video] + ([in_audio] if in_audio else [])):
                 if packet.stream.type == "audio":
                     audio.feed(packet)
                     continue
-                for frame in _decode(packet):
+                for frame in decode_packet(packet):
                     frame_idx = pts_to_idx.get(frame.pts, done if frame.pts is None else None)
                     if frame_idx is None:
                         continue
@@ -664,13 +661,6 @@ class _StripsAhead:
         self.pool.shutdown(wait=True)
 
 
-def _decode(packet) -> list:
-    try:
-        return packet.decode()
-    except av.FFmpegError:
-        return []  # a damaged stretch: its frames are skipped, as in museviz.media
-
-
 def _add_video_stream(output, in_video, g: _Geometry):
     """libx264 in the source's time base, so every pts is kept as it is."""
     rate = in_video.average_rate or in_video.guessed_rate or Fraction(25)
@@ -714,72 +704,3 @@ def _i420_planes(buffer: np.ndarray, width: int, height: int) -> tuple[np.ndarra
         buffer[luma : luma + chroma].reshape(height // 2, width // 2),
         buffer[luma + chroma :].reshape(height // 2, width // 2),
     )
-
-
-class _AudioTrack:
-    """The source audio into the output: packets copied, or decoded, shifted and re-encoded.
-
-    A delay puts ``shift`` zero samples first and cuts as many at the end; an advance drops
-    samples at the start and pads zeros at the end. Either way the track starts where the
-    source's did and keeps its length. At most ``shift`` samples wait in ``pending``.
-    """
-
-    def __init__(self, output, in_audio, shift_s: float):
-        ctx = in_audio.codec_context
-        self.output = output
-        self.copy = shift_s == 0 and ctx.name in COPYABLE_AUDIO_CODECS
-        if self.copy:
-            self.stream = output.add_stream_from_template(in_audio)
-            return
-        self.rate, self.channels = ctx.sample_rate, ctx.channels
-        # A layout without a name ("1 channels": PCM from AVI) becomes the usual one for its channel count.
-        self.layout = av.AudioLayout(f"{self.channels}c").name if ctx.layout.name.endswith("channels") else ctx.layout.name
-        self.stream = output.add_stream(AUDIO_CODEC, rate=self.rate, layout=self.layout)
-        self.stream.bit_rate = AUDIO_BIT_RATE * self.channels
-        self.resampler = av.AudioResampler(format="fltp", layout=self.layout, rate=self.rate)
-        shift = round(shift_s * self.rate)  # samples
-        self.to_drop = max(-shift, 0)
-        self.pending = np.zeros((self.channels, max(shift, 0)), np.float32)
-        self.read = 0  # source samples decoded
-        self.written = 0  # samples encoded; never more than read
-        self.start = None  # pts of the first sample, in 1 / rate
-
-    def feed(self, packet) -> None:
-        if self.copy:
-            if packet.dts is not None:  # not the demuxer's empty flush packet
-                packet.stream = self.stream
-                self.output.mux(packet)
-            return
-        for frame in _decode(packet):
-            if self.start is None:
-                self.start = round(frame.time * self.rate) if frame.time is not None else 0
-            for resampled in self.resampler.resample(frame):
-                self._take(resampled.to_ndarray())
-
-    def finish(self) -> None:
-        if self.copy:
-            return
-        for resampled in self.resampler.resample(None):
-            self._take(resampled.to_ndarray())
-        self._encode(np.zeros((self.channels, self.read - self.written), np.float32))
-        self.output.mux(self.stream.encode(None))
-
-    def _take(self, samples: np.ndarray) -> None:
-        """Source samples (channels, n), in order."""
-        self.read += samples.shape[1]
-        dropped = min(self.to_drop, samples.shape[1])
-        self.to_drop -= dropped
-        queue = np.concatenate([self.pending, samples[:, dropped:]], axis=1)
-        ready = self.read - self.written
-        self.pending = queue[:, ready:]
-        self._encode(queue[:, :ready])
-
-    def _encode(self, samples: np.ndarray) -> None:
-        if not samples.shape[1]:
-            return
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples, np.float32), format="fltp", layout=self.layout)
-        frame.sample_rate = self.rate
-        frame.pts = (self.start or 0) + self.written
-        frame.time_base = Fraction(1, self.rate)
-        self.written += samples.shape[1]
-        self.output.mux(self.stream.encode(frame))
