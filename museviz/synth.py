@@ -29,6 +29,7 @@ import numpy as np
 from scipy.signal import resample_poly
 
 from museviz.grid import SAMPLE_RATE  # speech and the signal that drives the mouth
+from museviz.sync import NATURAL_LEAD_S  # real mouths open this long before the sound they shape
 ESPEAK = "espeak-ng"
 SPEECH_PEAK = 0.8  # peak amplitude of speech_16k, full scale 1.0
 LOUDNESS_WINDOW_S = 0.04  # one frame at 25 fps
@@ -53,6 +54,14 @@ FACE_FRACTION = 0.6  # face box size / frame size in the tighter dimension (Haar
 LIPS_RGB = (160, 78, 82)
 MOUTH_RGB = (48, 14, 20)
 SUBPIXEL_BITS = 4  # cv2 drawing: coordinates in 1/16 px
+
+TEETH_RGB = (236, 232, 220)
+TEETH_SHARE = 0.35  # of the opening's height, under the upper lip
+
+FLICKER_HZ = (0.7, 3.1)  # a slow drift and a faster flicker of the light, mixed
+HEAD_MOTION_HZ = (0.23, 0.31, 0.17)  # sideways, up and down, and turning and zooming (slow, incommensurate)
+HEAD_TURN_DEG = 3.0  # at head_motion 0.1; scales with it
+HEAD_ZOOM = 0.05  # relative size change at head_motion 0.1; scales with it
 
 GRADIENT_SPEED = 60.0  # grey levels per second: the no-face picture scrolls at this speed
 GRADIENT_PERIOD_S = 3.0  # s: period of the no-face picture's blue pulse
@@ -183,7 +192,7 @@ def loudness_envelope(
     return np.sqrt((energy[last] - energy[first]) / loudest)
 
 
-def face_frame(openness: float, size: tuple[int, int] = (320, 240)) -> np.ndarray:
+def face_frame(openness: float, size: tuple[int, int] = (320, 240), teeth: bool = False) -> np.ndarray:
     """The astronaut's face with her mouth drawn open by ``openness``.
 
     Parameters
@@ -192,6 +201,8 @@ def face_frame(openness: float, size: tuple[int, int] = (320, 240)) -> np.ndarra
         0 draws closed lips (a line), 1 a wide open dark mouth; clipped to [0, 1].
     size : tuple of int
         (width, height) of the picture in pixels.
+    teeth : bool
+        Draw upper teeth in the opening (``TEETH_SHARE`` of its height), as a smiling speaker shows.
 
     Returns
     -------
@@ -214,7 +225,62 @@ def face_frame(openness: float, size: tuple[int, int] = (320, 240)) -> np.ndarra
             _fixed_point(axes),
             0.0, 0.0, 360.0, colour, thickness=-1, lineType=cv2.LINE_AA, shift=SUBPIXEL_BITS,
         )
+    if teeth and opening > 0:
+        inside = np.zeros(picture.shape[:2], np.uint8)
+        cv2.ellipse(inside, _fixed_point((mouth_x, centre_y)), _fixed_point(mouth_axes), 0.0, 0.0, 360.0, 255, -1, cv2.LINE_AA, SUBPIXEL_BITS)
+        top = centre_y - mouth_axes[1]
+        inside[int(np.ceil(top + 2 * TEETH_SHARE * mouth_axes[1])) :] = 0
+        picture[inside > 127] = TEETH_RGB
     return picture
+
+
+def moved(picture: np.ndarray, t_s: float, head_motion: float) -> np.ndarray:
+    """``picture`` with the head moved at time ``t_s``: sideways and up and down by up to
+    ``head_motion`` of the frame's width and height, turned by up to ``HEAD_TURN_DEG`` and
+    zoomed by up to ``HEAD_ZOOM`` (both per 0.1 of ``head_motion``), all slow and smooth."""
+    import cv2
+
+    height, width = picture.shape[:2]
+    fx, fy, fr = (np.sin(2 * np.pi * hz * t_s) for hz in HEAD_MOTION_HZ)
+    strength = head_motion / 0.1
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), HEAD_TURN_DEG * strength * fr, 1 + HEAD_ZOOM * strength * fr)
+    matrix[:, 2] += (head_motion * width * fx / 2, head_motion * height * fy / 2)
+    return cv2.warpAffine(picture, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def flickered(picture: np.ndarray, t_s: float, flicker: float) -> np.ndarray:
+    """``picture`` lit brighter or darker by up to ``flicker`` (0.2: +-20%) at time ``t_s``."""
+    gain = 1 + flicker * np.mean([np.sin(2 * np.pi * hz * t_s) for hz in FLICKER_HZ])
+    return np.clip(picture.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+
+
+def with_room_noise(speech: np.ndarray, snr_db: float, seed: int = 0) -> np.ndarray:
+    """``speech`` (N,) with pink room noise added at ``snr_db`` below its loudness (RMS over
+    the samples that are speech, within 40 dB of its peak)."""
+    rng = np.random.default_rng(seed)
+    spectrum = np.fft.rfft(rng.standard_normal(len(speech)))
+    spectrum[1:] /= np.sqrt(np.arange(1, len(spectrum)))  # 1/f power: pink
+    noise = np.fft.irfft(spectrum, len(speech))
+    voiced = np.abs(speech) > np.max(np.abs(speech)) * 10 ** (-40 / 20)
+    speech_rms = np.sqrt(np.mean(np.square(speech[voiced]))) if voiced.any() else 0.0
+    noise *= speech_rms * 10 ** (-snr_db / 20) / np.sqrt(np.mean(np.square(noise)))
+    return (speech + noise).astype(np.float32)
+
+
+def with_pauses(speech: np.ndarray, pause_s: float = 1.0, every_s: float = 2.0) -> np.ndarray:
+    """``speech`` (N,) with ``pause_s`` of silence inserted every ``every_s`` of it (at its
+    quietest moment near each point, so no word is cut)."""
+    parts, start = [], 0
+    step = round(every_s * SAMPLE_RATE)
+    search = round(0.2 * SAMPLE_RATE)
+    level = np.convolve(np.abs(speech), np.ones(400) / 400, mode="same")
+    while start + step < len(speech):
+        lo = start + step - search
+        cut = lo + int(np.argmin(level[lo : start + step + search]))
+        parts += [speech[start:cut], np.zeros(round(pause_s * SAMPLE_RATE), np.float32)]
+        start = cut
+    parts.append(speech[start:])
+    return np.concatenate(parts).astype(np.float32)
 
 
 def _fixed_point(xy: tuple[float, float]) -> tuple[int, int]:
@@ -345,6 +411,16 @@ class ClipSpec:
     mouth_audio : np.ndarray, shape (M,), optional
         16 kHz signal that drives the mouth; None: ``audio`` before the delay (and a closed
         mouth when there is no audio either).
+    mouth_lead_s : float
+        The mouth shows the loudness this long ahead, as real mouths open before the sound
+        they shape (``museviz.sync.NATURAL_LEAD_S``, measured on real faces); an offset is
+        the audio's delay on top of it.
+    teeth : bool
+        Upper teeth show in the open mouth.
+    flicker : float
+        The light changes by up to this share (0.2: +-20%), slowly and quickly mixed.
+    head_motion : float
+        The head moves by up to this share of the frame (0.1: 10%), turning and zooming a little.
     face : bool
         False: a plain moving gradient picture, no face.
     rotation : int
@@ -363,6 +439,10 @@ class ClipSpec:
     audio_duration_s: float | None = None
     audio_start_s: float = 0.0
     mouth_audio: np.ndarray | None = None
+    mouth_lead_s: float = NATURAL_LEAD_S
+    teeth: bool = False
+    flicker: float = 0.0
+    head_motion: float = 0.0
     face: bool = True
     rotation: int = 0
 
@@ -434,8 +514,8 @@ def write_clip(path: str | os.PathLike, spec: ClipSpec) -> Path:
     always decodes at 48 kHz); .avi MPEG-4 part 2 + 16-bit PCM, constant frame rate only
     (AVI cannot signal an AAC or mp3 encoder delay, which would make the audio 64-69 ms late).
     H.264 is yuv420p, or yuv444p when the width or height is odd, because libx264 needs even
-    sizes for 4:2:0. Frame i's mouth openness is the loudness of ``mouth_audio`` at its
-    presentation time. Frames are drawn and encoded one at a time, interleaved with the audio.
+    sizes for 4:2:0. Frame i's mouth openness is the loudness of ``mouth_audio``
+    ``mouth_lead_s`` after its presentation time. Frames are drawn and encoded one at a time, interleaved with the audio.
 
     Parameters
     ----------
@@ -521,9 +601,13 @@ def _video_frames(video, spec: ClipSpec):
     pts, time_base = frame_pts(spec)
     times_s = pts * float(time_base)
     mouth = spec.audio if spec.mouth_audio is None else spec.mouth_audio
-    openness = np.zeros(len(pts)) if mouth is None else loudness_envelope(mouth, SAMPLE_RATE, times_s)
+    openness = np.zeros(len(pts)) if mouth is None else loudness_envelope(mouth, SAMPLE_RATE, times_s + spec.mouth_lead_s)
     for tick, t_s, mouth_open in zip(pts, times_s, openness):
-        picture = face_frame(mouth_open, spec.size) if spec.face else gradient_frame(t_s, spec.size)
+        picture = face_frame(mouth_open, spec.size, spec.teeth) if spec.face else gradient_frame(t_s, spec.size)
+        if spec.head_motion:
+            picture = moved(picture, t_s, spec.head_motion)
+        if spec.flicker:
+            picture = flickered(picture, t_s, spec.flicker)
         stored = np.ascontiguousarray(np.rot90(picture, k=-spec.rotation // 90)) if spec.rotation else picture
         frame = av.VideoFrame.from_ndarray(stored, format="rgb24")
         frame.pts, frame.time_base = int(tick), time_base

@@ -14,11 +14,16 @@ from museviz.synth import (
     SAMPLE_RATE,
     ClipSpec,
     face_frame,
+    flickered,
     loudness_envelope,
+    moved,
     speech_16k,
     vfr_times,
+    with_pauses,
+    with_room_noise,
     write_clip,
 )
+from museviz.sync import NATURAL_LEAD_S
 
 HAAR_FACE = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
 AAC_FRAME_SAMPLES = 1024  # one AAC frame: the tolerance on decoded audio length
@@ -167,7 +172,7 @@ def test_face_is_detected_in_decoded_frames(tmp_path, short_speech):
 
 
 @pytest.mark.parametrize("driver", ["audio", "unrelated mouth_audio"])
-def test_decoded_mouth_opens_with_the_loudness_of_its_driver_at_each_frame_time(tmp_path, short_speech, driver):
+def test_decoded_mouth_opens_with_the_loudness_of_its_driver_the_natural_lead_after_each_frame(tmp_path, short_speech, driver):
     unrelated = short_speech[::-1].copy()  # same sounds, other times
     mouth_audio = unrelated if driver == "unrelated mouth_audio" else None
     spec = ClipSpec(duration_s=len(short_speech) / SAMPLE_RATE, audio=short_speech, mouth_audio=mouth_audio)
@@ -179,8 +184,46 @@ def test_decoded_mouth_opens_with_the_loudness_of_its_driver_at_each_frame_time(
     times_s = np.array([t for _, t in frames])
     driven_by = short_speech if mouth_audio is None else mouth_audio
     other = unrelated if mouth_audio is None else short_speech
-    assert np.corrcoef(darkness, loudness_envelope(driven_by, SAMPLE_RATE, times_s))[0, 1] > 0.95
-    assert np.corrcoef(darkness, loudness_envelope(other, SAMPLE_RATE, times_s))[0, 1] < 0.5
+    ahead_s = times_s + spec.mouth_lead_s
+    assert spec.mouth_lead_s == NATURAL_LEAD_S > 0
+    assert np.corrcoef(darkness, loudness_envelope(driven_by, SAMPLE_RATE, ahead_s))[0, 1] > 0.95
+    assert np.corrcoef(darkness, loudness_envelope(driven_by, SAMPLE_RATE, ahead_s))[0, 1] > np.corrcoef(darkness, loudness_envelope(driven_by, SAMPLE_RATE, times_s))[0, 1]
+    assert np.corrcoef(darkness, loudness_envelope(other, SAMPLE_RATE, ahead_s))[0, 1] < 0.5
+
+
+def test_teeth_show_white_in_an_open_mouth_and_not_in_a_closed_one():
+    white = lambda picture: int((picture.min(axis=2) > 200).sum())
+    assert white(face_frame(1.0, (320, 240), teeth=True)) > white(face_frame(1.0, (320, 240))) + 50
+    assert white(face_frame(0.0, (320, 240), teeth=True)) == white(face_frame(0.0, (320, 240)))
+
+
+def test_flicker_changes_the_light_by_up_to_its_share():
+    picture = face_frame(0.5, (160, 120))
+    means = [flickered(picture, t, 0.2).astype(float).mean() / picture.astype(float).mean() for t in np.arange(0, 10, 0.02)]
+    assert 0.78 < min(means) < 0.85 and 1.15 < max(means) < 1.22
+
+
+def test_head_motion_moves_the_face_by_about_its_share_of_the_frame():
+    picture = face_frame(0.5, (320, 240))
+    boxes = [faces_in(moved(picture, t, 0.1))[0] for t in np.arange(0, 8, 0.5)]
+    xs = [x + w / 2 for x, y, w, h in boxes]
+    assert 0.05 * 320 < max(xs) - min(xs) < 0.15 * 320
+
+
+def test_room_noise_is_added_at_the_asked_signal_to_noise_ratio(short_speech):
+    noisy = with_room_noise(short_speech, 10.0)
+    noise = noisy - short_speech
+    voiced = np.abs(short_speech) > np.max(np.abs(short_speech)) * 10 ** (-40 / 20)
+    snr_db = 20 * np.log10(np.sqrt(np.mean(short_speech[voiced] ** 2)) / np.sqrt(np.mean(noise**2)))
+    assert snr_db == pytest.approx(10.0, abs=0.01)
+
+
+def test_pauses_insert_a_second_of_silence_every_two_seconds_of_speech(speech):
+    paused = with_pauses(speech, pause_s=1.0, every_s=2.0)
+    n_pauses = (len(paused) - len(speech)) // SAMPLE_RATE
+    assert len(paused) - len(speech) == n_pauses * SAMPLE_RATE and n_pauses == int(len(speech) / SAMPLE_RATE / 2)
+    silent = np.convolve(paused == 0, np.ones(SAMPLE_RATE), mode="valid") == SAMPLE_RATE
+    assert silent.any()
 
 
 def test_odd_size_641x361_is_written_and_decoded_at_that_size(tmp_path):
