@@ -19,7 +19,8 @@ from museviz.checks import DEFAULT_DURATION_TOLERANCE_S  # noqa: E402
 from museviz.config import CONCURRENCY, MAX_UPLOAD_MB, QUEUE_SIZE  # noqa: E402
 from museviz.plots import DEFAULT_PLOT_RULES  # noqa: E402
 from museviz.rules import RULES  # noqa: E402
-from museviz.sync import DEFAULT_ROI, KEEP_MAX_OFFSET_FRAMES, KEEP_MIN_CONFIDENCE  # noqa: E402
+from museviz.mouth import DEFAULT_ROI  # noqa: E402
+from museviz.sync import KEEP_MAX_OFFSET_FRAMES, KEEP_MIN_CONFIDENCE  # noqa: E402
 
 ASSETS = Path(__file__).parent / "assets"
 EXAMPLES = [

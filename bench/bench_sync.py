@@ -69,7 +69,7 @@ def main() -> None:
           f"adds {median(with_sync_s) - median(analysis_s):.3f} s")
     print(f"ratio estimate_sync / analysis: {ratio:.2f}  (target < {TARGET_RATIO:g}: {'met' if ratio < TARGET_RATIO else 'NOT met'})")
     print(f"context: decoding every frame's Y plane alone takes {median(decode_s):.3f} s")
-    print(f"result: {result.words}; confidence {result.confidence:.2f}; roi {result.roi_source} ({result.face_fraction:.0%} of searches found a face)")
+    print(f"result: {result.words}; confidence {result.confidence:.2f}; roi {result.roi_source} (a face in {result.face_fraction:.0%} of the frames)")
 
 
 if __name__ == "__main__":

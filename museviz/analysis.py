@@ -13,7 +13,8 @@ from museviz.errors import MusevizError
 from museviz.media import Limits, Media, read_media
 from museviz.mel80 import mel80
 from museviz.rules import Schedule, Timeline, schedule_all
-from museviz.sync import Roi, SyncResult, estimate_sync
+from museviz.mouth import Roi
+from museviz.sync import SyncResult, estimate_sync
 from museviz.whisper50 import DEFAULT_MODEL, Whisper50, load_encoder, whisper50
 
 Progress = Callable[[float, str], None]

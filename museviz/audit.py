@@ -28,7 +28,8 @@ from museviz.checks import CLIP_CHECK_IDS, DEFAULT_DURATION_TOLERANCE_S, run_che
 from museviz.errors import MusevizError
 from museviz.media import Limits, read_media
 from museviz.rules import Timeline, schedule_all
-from museviz.sync import KEEP_MAX_OFFSET_FRAMES, KEEP_MIN_CONFIDENCE, Roi, estimate_sync
+from museviz.mouth import Roi
+from museviz.sync import KEEP_MAX_OFFSET_FRAMES, KEEP_MIN_CONFIDENCE, estimate_sync
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi")
 DROP_CHECKS = ("damaged", "no-audio", "vfr", "fps-not-25", "duration-mismatch", "stream-start-offset", "training-window-short")

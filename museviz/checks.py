@@ -297,6 +297,8 @@ def sync_check(result: SyncResult | None, error: str | None) -> Check:
     """
     if result is None:
         return Check("sync-offset", INFO, f"offset not measured: {error}")
+    if not result.reliable:
+        return Check("sync-offset", WARN, f"{result.words}; " + "; ".join(result.notes or result.reasons), None)
     text = f"{offset_words(result.offset_frames, result.fps, result.drift_ms_per_min)} (confidence {result.confidence:.2f})"
     if not result.keep:
         return Check("sync-offset", WARN, f"{text}; " + "; ".join(result.reasons), result.offset_ms, result.fix)

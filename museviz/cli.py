@@ -16,7 +16,8 @@ from museviz.checks import DEFAULT_DURATION_TOLERANCE_S
 from museviz.config import CHECKPOINT_ENV, CLI_DECODE_TIMEOUT_S, CLI_MAX_DURATION_S, DEFAULT_MODEL, env_checkpoint
 from museviz.errors import MusevizError
 from museviz.media import Limits, check_video
-from museviz.sync import KEEP_MAX_OFFSET_FRAMES, KEEP_MIN_CONFIDENCE, parse_roi
+from museviz.mouth import parse_roi
+from museviz.sync import KEEP_MAX_OFFSET_FRAMES, KEEP_MIN_CONFIDENCE
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 1

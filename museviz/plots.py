@@ -34,7 +34,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 from museviz.grid import SOURCE_FALLBACK
 from museviz.palette import LEVEL_COLORS, rule_color
 from museviz.rules import CLAMP, MEL80, PIN, RULES, SKIP, STREAM_RATES, WHISPER50, ZERO, Schedule, Timeline, chunk_for_frame
-from museviz.sync import KEEP_MAX_OFFSET_FRAMES, KEEP_MIN_CONFIDENCE, MAX_LAG_FRAMES, SyncResult
+from museviz.sync import KEEP_MAX_OFFSET_FRAMES, KEEP_MIN_CONFIDENCE, MAX_LAG_FRAMES, NATURAL_LEAD_S, SyncResult
 
 if TYPE_CHECKING:
     from museviz.analysis import Analysis
@@ -347,26 +347,35 @@ def figure_png(fig: Figure, path: str | os.PathLike) -> Path:
 
 
 def sync_figure(result: SyncResult, frame_times_s: np.ndarray) -> Figure:
-    """Does the mouth move with the sound? The correlation over lags (SyncNet's search),
-    the offset over sliding windows (a ramp is drift), and the two signals themselves,
-    the sound moved by the measured offset."""
+    """Does the mouth move with the voice? The correlation over lags (SyncNet's search)
+    against what chance gives on this clip, the offset over sliding windows (a ramp is
+    drift), and the two signals themselves, the voice moved to where it matches best."""
     mouth_color, sound_color, keep_color = "#333333", rule_color("wav2lip"), LEVEL_COLORS["ok"]
-    fig, body = _framed(13.0, 7.2, "Does the mouth move with the sound, and how far apart are they?", result.words[:1].upper() + result.words[1:]
-                        + f"; confidence {result.confidence:.2f} (keep at {KEEP_MIN_CONFIDENCE} or more)" + ("" if result.keep else ": not kept"))
+    verdict = f"; confidence {result.confidence:.2f} (reliable at {KEEP_MIN_CONFIDENCE} or more)" + ("" if result.keep else ": not kept")
+    fig, body = _framed(13.0, 7.2, "Does the mouth move with the voice, and how far apart are they?", result.words[:1].upper() + result.words[1:] + verdict)
     top, bottom = body.subfigures(2, 1, height_ratios=(1.15, 1))
     ax_curve, ax_track = top.subplots(1, 2, width_ratios=(1, 1.4))
     frame_ms = 1000.0 / result.fps
+    q = result.quality
     keep_band = (-KEEP_MAX_OFFSET_FRAMES - 0.5, KEEP_MAX_OFFSET_FRAMES + 0.5)
     ax_curve.axvspan(*keep_band, color=keep_color, alpha=0.08, label=f"|offset| <= {KEEP_MAX_OFFSET_FRAMES} frames (kept)")
-    ax_curve.plot(result.lags_frames, result.curve, color=mouth_color, marker="o", markersize=3, lw=1.3, label="normalised cross-correlation")
-    ax_curve.axhline(np.nanmedian(result.curve), color="0.5", lw=0.8, ls=":", label="median (confidence = peak - median)")
-    ax_curve.plot([result.offset_frames], [np.nanmax(result.curve)], marker="v", color=AUDIO_END_COLOR, markersize=9, ls="none",
-                  label=f"peak: {result.offset_frames:+d} frames = {result.offset_ms:+.0f} ms")
-    low, high = np.nanmin(result.curve), np.nanmax(result.curve)
-    ax_curve.set_ylim(low - 0.05, high + 0.6 * (high - low))  # room for the legend above the curve
+    if np.isfinite(q.null_sd):
+        ax_curve.axhspan(q.null_mean - 2 * q.null_sd, q.null_mean + 2 * q.null_sd, color="0.5", alpha=0.15, lw=0,
+                         label="chance on this clip (voice shifted 1 s or more; +-2 sd)")
+    ax_curve.plot(result.lags_frames, result.curve, color=mouth_color, lw=1.3, label="correlation of mouth and voice")
+    if result.reliable:
+        peak = result.offset_ms / frame_ms
+        ax_curve.plot([peak], [q.peak_correlation], marker="v", color=AUDIO_END_COLOR, markersize=9, ls="none",
+                      label=f"peak: {result.offset_ms:+.0f} ms = {result.offset_frames:+d} frames")
+    if q.runner_up_ms is not None:
+        ax_curve.plot([q.runner_up_ms / frame_ms], [q.runner_up_correlation], marker="v", mfc="white", mec="0.4", markersize=8, ls="none",
+                      label="best competing peak")
+    finite = result.curve[np.isfinite(result.curve)]
+    low, high = (min(finite.min(), q.null_mean - 2 * q.null_sd), finite.max()) if len(finite) and np.isfinite(q.null_sd) else (-1.0, 1.0)
+    ax_curve.set_ylim(low - 0.05, high + 0.7 * (high - low))  # room for the legend above the curve
     ax_curve.set_xlabel("lag (frames); + = audio early (leads the video)", fontsize=LABEL_SIZE)
-    ax_curve.set_ylabel("correlation of mouth and loudness", fontsize=LABEL_SIZE)
-    ax_curve.set_title("the whole clip", fontsize=LABEL_SIZE, loc="left")
+    ax_curve.set_ylabel("correlation", fontsize=LABEL_SIZE)
+    ax_curve.set_title(f"the whole clip (natural lead of the mouth, {NATURAL_LEAD_S * 1000:.0f} ms, taken out)", fontsize=LABEL_SIZE, loc="left")
     ax_curve.legend(fontsize=SMALL_SIZE, loc="upper left", frameon=False)
     ax_curve.grid(True, color="0.88", lw=0.5)
     ax_curve.secondary_xaxis("top", functions=(lambda f: f * frame_ms, lambda ms: ms / frame_ms)).set_xlabel("ms", fontsize=SMALL_SIZE)
@@ -387,14 +396,10 @@ def sync_figure(result: SyncResult, frame_times_s: np.ndarray) -> Figure:
     ax_track.set_ylim(-MAX_LAG_FRAMES - 1, MAX_LAG_FRAMES + 1)
     ax_track.grid(True, color="0.88", lw=0.5)
     ax_sig = bottom.subplots()
-    lag = result.offset_frames
-    shifted = np.roll(_zscore(result.sound_signal), lag)  # sound of frame i - lag drawn at frame i
-    if lag > 0:
-        shifted[:lag] = np.nan
-    elif lag < 0:
-        shifted[lag:] = np.nan
-    ax_sig.plot(frame_times_s, _zscore(result.mouth_signal), color=mouth_color, lw=1.0, label=f"mouth openness ({result.roi_source} region)")
-    ax_sig.plot(frame_times_s, shifted, color=sound_color, lw=1.0, alpha=0.85, label=f"loudness, moved by the measured offset ({result.offset_ms:+.0f} ms)")
+    lag_s = result.raw_lag_ms / 1000.0
+    ax_sig.plot(frame_times_s, _zscore(result.mouth_signal), color=mouth_color, lw=1.0, label=f"mouth openness (dark share of the mouth, {result.roi_source} region)")
+    ax_sig.plot(frame_times_s + lag_s, _zscore(result.sound_signal), color=sound_color, lw=1.0, alpha=0.85,
+                label=f"voice (1-3 kHz amplitude), moved {lag_s * 1000:+.0f} ms to where it matches best")
     ax_sig.set_xlabel("frame time (s)", fontsize=LABEL_SIZE)
     ax_sig.set_ylabel("z-score", fontsize=LABEL_SIZE)
     ax_sig.legend(fontsize=SMALL_SIZE, loc="upper right", ncols=2, frameon=False)

@@ -18,7 +18,7 @@ import numpy as np
 from museviz.analysis import Analysis
 from museviz.rules import RULES, Schedule
 
-SCHEMA = 1
+SCHEMA = 2
 REPORT_NAME = "report.json"
 FEATURES_NAME = "features.npz"
 

@@ -1,39 +1,34 @@
-"""Measure audio-visual sync without learned weights: mouth darkness against loudness.
+"""Measure audio-visual sync without learned sync weights: the open mouth against the voice.
 
 SyncNet measures sync with a learned embedding; this module measures it with two signals
 anyone can check by eye, on the clock of ``museviz.media`` (seconds since audio sample 0):
 
-- the mouth signal: how dark the mouth region is in each decoded frame (an open mouth
-  shows its dark inside). The region is the lower middle of the face OpenCV's Haar cascade
-  finds every ``DETECT_EVERY_S`` (smoothed and interpolated between detections), or a
-  region the user gives, or ``DEFAULT_ROI`` when no face is found;
-- the sound signal: the RMS loudness of one frame's worth of audio centred on each frame's
-  real presentation time ``t_i`` (variable frame rate included).
+- the mouth: in every frame, dlib's 68 landmarks (``museviz.face``) place an upright crop
+  of the mouth, and its openness is the dark share of that crop (``museviz.mouth``): the
+  inside of an open mouth, not a smile, not teeth, not the light;
+- the voice: the amplitude of the 1-3 kHz band over 40 ms around the time the frame is
+  compared with. That band carries the second and third formants, whose energy follows the
+  opening of the mouth more closely than the loudness does (Chandrasekaran et al. 2009,
+  "The natural statistics of audiovisual speech").
 
-The curve is the normalised cross-correlation (Pearson) of the two, with the sound read at
-``t_i - lag / fps`` for lags of -``MAX_LAG_FRAMES``..+``MAX_LAG_FRAMES`` frames of the
-nominal rate, after a high-pass (``DETREND_S``) of both. The best lag is the offset in
-SyncNet's convention: positive when the audio leads the video (sound early), negative when
-it lags (sound late). The confidence is the peak of the curve minus its median, SyncNet's
-``median - min`` of distances turned into correlations.
+The curve is the Pearson correlation of the two (both high-passed over ``HIGHPASS_S``)
+with the voice read ``lag`` earlier, searched over -``MAX_LAG_FRAMES``..+``MAX_LAG_FRAMES``
+frames in quarter frames. How high a peak must be to mean anything is measured on the clip
+itself: the same correlation with the voice shifted circularly by a second or more (where
+no sync can be) gives the chance level, and the peak's height in standard deviations of
+that null, ``z``, is the evidence. A wrong answer on real footage comes from a chance peak
+or a side lobe one syllable (about 200 ms) away from the right one, so the confidence asks
+for both a high peak and a clear lead over the best peak more than ``RUNNER_UP_AWAY_S``
+away: ``score = z + (z - z_runner_up)``, mapped linearly from ``SCORE_FOR_ZERO`` (0) to
+``SCORE_FOR_ONE`` (1).
 
-Why darkness and loudness: an open mouth is a dark hole whose area follows the opening,
-and the opening follows the loudness, so the two signals are in phase and a lag moves the
-peak and nothing else. Frame-difference motion in the same box follows the *change* of the
-opening; it also recovered every test shift, against loudness or against its change, but
-stood out less: in-sync peak - median 0.54-0.62 against 1.01-1.10 for darkness, with nine
-unrelated sentences at 0.12-0.21 against 0.11-0.30 (6 s clips of the synthetic face; lowest
-in-sync over highest unrelated 2.6 against 3.4). RMS loudness separated in-sync from
-unrelated speech better than its square root, its log or a dB scale (in-sync score over the
-highest unrelated one: 3.7, 3.3, 2.6, 2.7), and of the high-passes that remove lighting
-drift and box jitter, 2 s costs least (3.7, against 3.8 with none, 3.0 at 1 s, 3.4 at 0.5 s).
-Darkness has limits a learned model has not: bright teeth, a beard, a hand or a lighting
-change in the mouth box add to or hide the opening.
+The mouth moves before the voice it shapes, so a clip in sync peaks at a negative lag;
+``NATURAL_LEAD_S`` is added back (how it was measured: docs/report.md). The offset follows
+SyncNet's sign: positive when the audio leads the video (sound early), negative when late.
 
-One pass, bounded memory: frames are decoded one at a time as their Y plane (``iter_luma``,
-no colour conversion) and measured at most ``ANALYSIS_MAX_HEIGHT`` tall; the face tracker
-keeps only the frames of its last two search intervals (20 frames at 25 fps), whose boxes
-wait for the next search.
+Measured on the real clips in ../shared/media/real (two HDTF face crops, one wide shot;
+believed in sync), calibrated against 42 pairings of each face with unrelated speech
+(docs/report.md): in-sync scores 6.6 to 11.7, unrelated speech at most 5.0.
 """
 
 from __future__ import annotations
@@ -49,88 +44,44 @@ import numpy as np
 from museviz.errors import MusevizError
 from museviz.grid import SAMPLE_RATE
 from museviz.media import Media, iter_luma
+from museviz.mouth import ROI_DEFAULT, ROI_FACE, MouthReader, MouthTrack, Roi
+
+METHOD = "mouth darkness (dlib landmarks) x 1-3 kHz amplitude: correlation, chance from circular shifts"
 
 MAX_LAG_FRAMES = 15  # frames of the nominal rate searched either way: syncnet_python's vshift
+LAG_STEP_FRAMES = 0.25  # the curve is searched in quarter frames
 KEEP_MAX_OFFSET_FRAMES = 6  # LatentSync keeps a clip when |offset| <= 6 frames
-KEEP_MIN_CONFIDENCE = 0.5  # peak - median of the NCC curve; calibration in the docstring of SyncResult
+KEEP_MIN_CONFIDENCE = 0.5  # a measurement below this is "not measured reliably"
 
-DETECT_EVERY_S = 0.4  # s between Haar searches: every 10th frame at 25 fps (a face moves little in that time)
-ANALYSIS_MAX_HEIGHT = 360  # px: frames are measured at most this tall (smaller frames as they are)
-SEARCH_MAX_HEIGHT = 180  # px: a whole-frame face search runs on a picture at most this tall
-SEARCH_MIN_FACE = 1 / 8  # smallest face a whole-frame search finds, as a fraction of the frame height
-HAAR_MIN_PX = 24  # px: the cascade's own window
-TRACK_FACE_PX = 48  # px: a tracked face is searched in a crop scaled to make it this wide
-TRACK_MARGIN = 1.0  # face widths of margin around the last face box in a tracked search
-TRACK_SIZE_RANGE = (0.8, 1.25)  # a tracked face may shrink or grow by these factors between searches; else a whole-frame search
-HAAR_SCALE_FACTOR = 1.2
-HAAR_MIN_NEIGHBORS = 3
-SMOOTH_WEIGHTS = (1.0, 2.0)  # a search's face box is averaged with its two neighbours': (neighbour, itself)
-MAX_HOLD_S = 1.0  # s: a face box is kept this long after the last detection that found it
-MIN_FACE_FRACTION = 0.2  # below this fraction of searches finding a face, the fallback region is used
-FEW_FACES_FRACTION = 0.9  # below this fraction, the result notes how often the face was found
+NATURAL_LEAD_S = 0.05  # s the mouth leads the voice on real faces in sync (measured: docs/report.md)
+VOICE_BAND_HZ = (1000.0, 3000.0)  # the second and third formants
+VOICE_FILTER_ORDER = 4  # Butterworth band-pass; its group delay (< 1 ms) is far below a frame
+VOICE_WINDOW_S = 0.04  # s of voice amplitude compared with each frame
+VOICE_HOP_SAMPLES = 40  # 2.5 ms: the voice energy is kept on this grid
+HIGHPASS_S = 1.0  # s: both signals lose their moving average over this span (light, head motion, pauses)
 
-MOUTH_IN_FACE = (0.25, 0.62, 0.5, 0.38)  # x, y, w, h of the mouth box as fractions of the Haar face box
-DETREND_S = 2.0  # s: both signals lose their moving average over this span (lighting, head motion)
+NULL_MIN_SHIFT_S = 1.0  # s: a circular shift at least this long cannot be in sync
+NULL_STEP_S = 0.04  # s between the shifts of the null
+NULL_MAX_SHIFTS = 200  # shifts in the null at most (a long clip takes them evenly spread)
+MIN_NULL_SHIFTS = 10  # fewer shifts than this give no chance level: the clip is too short
+RUNNER_UP_AWAY_S = 0.1  # s: a competing peak is the best one at least this far from the peak
+COMPETING_PEAK_MARGIN = 1.5  # a runner-up within this many standard deviations of the peak makes the answer unreliable
+SCORE_FOR_ZERO, SCORE_FOR_ONE = 4.0, 8.0  # confidence = (score - 4) / 4, clipped to 0..1
 MIN_OVERLAP_S = 1.0  # s: a lag needs this much of both signals to get a correlation
+
+SPEECH_BELOW_PEAK_DB = 30.0  # a 30 ms window within this of the loud voice (95th percentile) is speech
+MIN_SPEECH_S = 2.0  # s of speech the measurement needs
+MIN_FACE_FRACTION = 0.5  # share of frames with a face the measurement needs
+MIN_EYE_DISTANCE_PX = 12.0  # px: a face smaller than this (eyes closer) is too small to read the mouth
+MIN_YAW_RATIO = 0.45  # a head turned further than this (about 40 degrees) hides the mouth
+GATED_CONFIDENCE = 0.3  # the confidence at most when one of the conditions above is not met
+
 TRACK_WINDOW_S = 4.0  # s: length of each window of the offset track
 TRACK_HOP_S = 1.0  # s: step between windows of the offset track
 DRIFT_MIN_FRAMES = 2.0  # the fitted track must move by this many frames over the clip to count as drift
 DRIFT_MIN_POINTS = 3  # confident track points needed to fit a drift
 
 Progress = Callable[[float, str], None]
-ROI_FACE, ROI_USER, ROI_DEFAULT = "face", "user", "default"
-METHOD = "haar-mouth-darkness x rms-loudness ncc"
-
-
-@dataclass(frozen=True)
-class Roi:
-    """A region of the frame as fractions of its width (``x``, ``w``) and height (``y``, ``h``), 0..1."""
-
-    x: float
-    y: float
-    w: float
-    h: float
-
-    def box_px(self, width: int, height: int) -> tuple[int, int, int, int]:
-        """(x, y, w, h) in pixels of a ``width`` x ``height`` frame, at least 1 px each way."""
-        x0, y0 = round(self.x * width), round(self.y * height)
-        x1, y1 = round((self.x + self.w) * width), round((self.y + self.h) * height)
-        x0, y0 = min(x0, width - 1), min(y0, height - 1)
-        return x0, y0, max(1, x1 - x0), max(1, y1 - y0)
-
-    def __str__(self) -> str:
-        return f"{self.x:g},{self.y:g},{self.w:g},{self.h:g}"
-
-
-DEFAULT_ROI = Roi(0.3, 0.55, 0.4, 0.3)  # the lower centre of the frame, where a centred speaker's mouth is
-
-
-def parse_roi(text: str) -> Roi:
-    """Read ``"x,y,w,h"`` (fractions of the frame width and height) as a :class:`Roi`.
-
-    >>> parse_roi("0.3,0.55,0.4,0.3")
-    Roi(x=0.3, y=0.55, w=0.4, h=0.3)
-
-    Raises
-    ------
-    MusevizError
-        When ``text`` is not four numbers that describe a region inside the frame.
-    """
-    example = f"give x,y,w,h as fractions of the frame, such as {DEFAULT_ROI}"
-    parts = [p.strip() for p in str(text).split(",")]
-    if len(parts) != 4:
-        raise MusevizError(f"the mouth region {text!r} has {len(parts)} part{'s' if len(parts) != 1 else ''}, not 4: {example}")
-    try:
-        x, y, w, h = (float(p) for p in parts)
-    except ValueError:
-        raise MusevizError(f"the mouth region {text!r} is not four numbers: {example}") from None
-    if not all(math.isfinite(v) for v in (x, y, w, h)):
-        raise MusevizError(f"the mouth region {text!r} has a number that is not finite: {example}")
-    if w <= 0 or h <= 0:
-        raise MusevizError(f"the mouth region {text!r} has no area (w and h must be above 0): {example}")
-    if x < 0 or y < 0 or x + w > 1 + 1e-9 or y + h > 1 + 1e-9:
-        raise MusevizError(f"the mouth region {text!r} reaches outside the frame (x, y >= 0, x + w <= 1, y + h <= 1): {example}")
-    return Roi(x, y, w, h)
 
 
 @dataclass(frozen=True)
@@ -153,44 +104,66 @@ class TrackPoint:
         }
 
 
+@dataclass(frozen=True)
+class SyncQuality:
+    """What the measurement stood on (None where it does not apply).
+
+    ``face_fraction`` the share of frames with a face; ``face_size_px`` the median width of
+    the face box; ``eye_distance_px`` its median distance between the eyes; ``yaw_ratio``
+    the median frontalness (1 frontal, towards 0 in profile); ``speech_s`` and
+    ``speech_fraction`` how much of the clip has a voice; ``peak_z`` the peak in standard
+    deviations of chance; ``runner_up_ms``, ``runner_up_correlation`` and ``runner_up_z``
+    the best competing peak; ``null_mean``, ``null_sd`` and ``null_shifts`` the chance level.
+    """
+
+    face_fraction: float | None
+    face_size_px: float | None
+    eye_distance_px: float | None
+    yaw_ratio: float | None
+    speech_s: float
+    speech_fraction: float
+    peak_correlation: float
+    peak_z: float
+    runner_up_ms: float | None
+    runner_up_correlation: float | None
+    runner_up_z: float | None
+    null_mean: float
+    null_sd: float
+    null_shifts: int
+
+    def to_dict(self) -> dict:
+        return {name: (round(value, 4) if isinstance(value, float) else value) for name, value in self.__dict__.items()}
+
+
 @dataclass(frozen=True, eq=False)
 class SyncResult:
     """An audio-visual offset estimate, its evidence and its verdict.
 
     Sign: SyncNet's. ``offset_frames`` > 0 when the audio leads the video (the sound comes
-    before the mouth that makes it), < 0 when the audio is late. ``offset_ms`` is
-    ``offset_frames * 1000 / fps`` at the nominal rate.
+    before the mouth that makes it), < 0 when the audio is late; ``offset_ms`` is the
+    measured offset (quarter frames), ``offset_frames`` it rounded to frames of ``fps``.
+    ``raw_lag_ms`` is where the correlation peaks, before ``NATURAL_LEAD_S`` is added back.
 
-    Confidence scale: the peak of the normalised cross-correlation minus the curve's median
-    (0..2, in practice 0..1.1). SyncNet's confidence is the same idea on another scale: the
-    median minus the minimum of embedding distances, where LatentSync keeps a clip at 3 or
-    more; the numbers do not convert. ``KEEP_MIN_CONFIDENCE = 0.5`` is calibrated on 6 s
-    clips of the synthetic face driven by real speech (espeak-ng): 1.01-1.10 when the audio
-    is that speech, shifted by -200..+160 ms; 0.11-0.30 (mean 0.21) when it is one of nine
-    unrelated sentences, the chance peaks of two speech envelopes with the same syllable
-    rhythm. 0.5 is 1.7 times the highest unrelated score and half the lowest in-sync one.
-    The chance level falls with length (about 1 / sqrt(duration)), so the 4 s windows of the
-    track score a little higher by chance, and minutes-long clips lower.
-    Filmed faces score lower in sync than the drawn mouth: near the threshold, look.
+    Confidence: 0..1 (see the module docstring); below ``KEEP_MIN_CONFIDENCE`` the offset
+    is "not measured reliably", the words say so and there is no fix.
 
-    Arrays: ``lags_frames`` (2 * MAX_LAG_FRAMES + 1,) int and ``curve`` the same length,
-    float (NaN where a lag leaves too little overlap); ``mouth_signal`` and
-    ``sound_signal`` (n_frames,) float on the frame clock, the signals before the
-    high-pass (NaN for frames with no mouth box or not decoded); ``mouth_boxes_px``
-    (n_frames, 4) float, the mouth box used for each frame in source pixels (x, y, w, h;
-    NaN where none).
+    Arrays: ``lags_frames`` (n_lags,) float, quarter frames (lead included, so the peak is
+    at the offset) and ``curve`` the correlation there (NaN where too little overlaps);
+    ``mouth_signal`` and ``sound_signal`` (n_frames,) the two signals on the frame clock
+    before the high-pass (the sound at the frame's own time; NaN where not measured);
+    ``face_boxes_px`` and ``mouth_boxes_px`` (n_frames, 4) x, y, w, h in source pixels of
+    the face box and of the measured mouth crop's bounding box (NaN where none).
 
     Text: ``words`` the offset in a sentence; ``keep`` LatentSync's rule (confidence >=
     ``KEEP_MIN_CONFIDENCE`` and |offset| <= ``KEEP_MAX_OFFSET_FRAMES``) and no drift, with
-    ``reasons`` one sentence per failed condition (empty when kept); ``notes`` what the
-    reader should know about the measurement (no face found, the peak at the edge of the
-    search); ``fix`` the ffmpeg command that shifts the audio by the offset, None when in
-    sync, when the confidence is below ``KEEP_MIN_CONFIDENCE`` (the offset may be chance)
-    or when the offset drifts (no constant shift fixes that).
+    ``reasons`` one sentence per failed condition; ``notes`` what the reader should know
+    about the measurement; ``fix`` the ffmpeg command that shifts the audio by the offset,
+    None when in sync, not measured reliably, or drifting.
     """
 
     offset_frames: int
     offset_ms: float
+    raw_lag_ms: float
     confidence: float
     method: str
     fps: float
@@ -198,13 +171,14 @@ class SyncResult:
     curve: np.ndarray
     track: list[TrackPoint]
     drift_ms_per_min: float | None
+    quality: SyncQuality
     mouth_signal: np.ndarray = field(repr=False)
     sound_signal: np.ndarray = field(repr=False)
     roi_source: str
     roi: Roi | None
     face_box_px: tuple[int, int, int, int] | None
     mouth_box_px: tuple[int, int, int, int] | None
-    face_fraction: float | None
+    face_boxes_px: np.ndarray = field(repr=False)
     mouth_boxes_px: np.ndarray = field(repr=False)
     words: str
     keep: bool
@@ -212,14 +186,25 @@ class SyncResult:
     notes: list[str]
     fix: str | None
 
+    @property
+    def face_fraction(self) -> float | None:
+        return self.quality.face_fraction
+
+    @property
+    def reliable(self) -> bool:
+        return self.confidence >= KEEP_MIN_CONFIDENCE
+
     def to_dict(self) -> dict:
         """The report's ``sync`` block: plain JSON types, the curve and the track included."""
         return {
             "offset_frames": self.offset_frames,
             "offset_ms": round(self.offset_ms, 1),
             "confidence": round(self.confidence, 3),
+            "reliable": self.reliable,
             "method": self.method,
             "fps": self.fps,
+            "natural_lead_ms": round(NATURAL_LEAD_S * 1000, 1),
+            "raw_lag_ms": round(self.raw_lag_ms, 1),
             "words": self.words,
             "keep": self.keep,
             "keep_rule": {"min_confidence": KEEP_MIN_CONFIDENCE, "max_abs_offset_frames": KEEP_MAX_OFFSET_FRAMES},
@@ -227,17 +212,17 @@ class SyncResult:
             "notes": list(self.notes),
             "fix": self.fix,
             "drift_ms_per_min": None if self.drift_ms_per_min is None else round(self.drift_ms_per_min, 1),
+            "quality": self.quality.to_dict(),
             "track": [p.to_dict() for p in self.track],
             "curve": {
-                "lags_frames": [int(v) for v in self.lags_frames],
-                "ncc": [None if not np.isfinite(v) else round(float(v), 4) for v in self.curve],
+                "lag_frames": [round(float(v), 4) for v in self.lags_frames],
+                "correlation": [None if not np.isfinite(v) else round(float(v), 4) for v in self.curve],
             },
             "roi": {
                 "source": self.roi_source,
                 "region": None if self.roi is None else str(self.roi),
                 "face_box_px": None if self.face_box_px is None else list(self.face_box_px),
                 "mouth_box_px": None if self.mouth_box_px is None else list(self.mouth_box_px),
-                "face_fraction": None if self.face_fraction is None else round(self.face_fraction, 3),
             },
         }
 
@@ -251,8 +236,8 @@ def estimate_sync(media: Media, roi: Roi | None = None, progress: Progress | Non
         A probed clip (``museviz.media.read_media``).
     roi : Roi, optional
         Where the mouth is, as fractions of the frame. Given, it is used for every frame
-        and no face is searched. None: the mouth is found with the Haar cascade, and
-        ``DEFAULT_ROI`` is used when no face is found.
+        and no face is searched. None: the face is tracked, and ``DEFAULT_ROI`` is used when
+        none is found.
     progress : callable, optional
         ``progress(fraction, description)``, called while frames are decoded.
 
@@ -263,9 +248,9 @@ def estimate_sync(media: Media, roi: Roi | None = None, progress: Progress | Non
     Raises
     ------
     MusevizError
-        When the clip cannot be measured: no audio, silent audio, or too few decoded frames
-        to search ``MAX_LAG_FRAMES`` either way. A measurement that is merely weak is
-        returned, with a low confidence and ``keep`` False.
+        When the clip cannot be measured at all: no audio, silent audio, or too few decoded
+        frames to search ``MAX_LAG_FRAMES`` either way. A measurement that is merely weak is
+        returned, with a low confidence and the reason in ``notes``.
     """
     report = progress or (lambda _f, _d: None)
     name = os.path.basename(media.path)
@@ -278,54 +263,155 @@ def estimate_sync(media: Media, roi: Roi | None = None, progress: Progress | Non
     if video.n_frames < min_frames:
         raise MusevizError(f"{name} has {video.n_frames} frames: sync needs at least {min_frames} to search {MAX_LAG_FRAMES} frames either way")
 
-    fps = video.fps
-    times_s = video.frame_times_s
-    mouth = _measure_mouth(media, roi, report)
+    mouth = measure_mouth(media, roi, lambda f: report(0.9 * f, "Measuring the mouth in each frame"))
     if np.count_nonzero(np.isfinite(mouth.signal)) < min_frames:
-        raise MusevizError(f"{name}: only {np.count_nonzero(np.isfinite(mouth.signal))} of {video.n_frames} frames could be decoded: sync needs at least {min_frames}")
-    report(0.9, "Correlating the mouth with the loudness")
-
-    lags = np.arange(-MAX_LAG_FRAMES, MAX_LAG_FRAMES + 1)
-    shifted = shifted_loudness(media.audio_16k, times_s, lags, fps)
-    sound = shifted[MAX_LAG_FRAMES]
-    detrend_frames = max(3, round(DETREND_S * fps))
-    mouth_hp = _highpass(mouth.signal, detrend_frames)
-    shifted_hp = np.stack([_highpass(row, detrend_frames) for row in shifted])
-    min_overlap = max(min_frames, round(MIN_OVERLAP_S * fps))
-
-    curve = ncc_curve(mouth_hp, shifted_hp, min_overlap)
-    offset_frames, confidence = _peak(lags, curve)
-    track = _track(times_s, mouth_hp, shifted_hp, lags, fps, min_overlap)
-    drift = _drift_ms_per_min(track, fps)
-    offset_ms = offset_frames * 1000.0 / fps
-
-    notes = list(mouth.notes)
-    if abs(offset_frames) == MAX_LAG_FRAMES:
-        notes.append(f"the best lag is at the edge of the search ({MAX_LAG_FRAMES} frames): the real offset may be larger")
-    keep, reasons = _verdict(offset_frames, confidence, fps, drift, times_s)
-    words = offset_words(offset_frames, fps, drift, confidence)
-    fixable = offset_frames != 0 and drift is None and confidence >= KEEP_MIN_CONFIDENCE
-    fix = itsoffset_fix(media.path, offset_frames, fps) if fixable else None
+        raise MusevizError(f"{name}: the mouth was measured in only {np.count_nonzero(np.isfinite(mouth.signal))} of {video.n_frames} frames: sync needs at least {min_frames}")
+    report(0.9, "Correlating the mouth with the voice")
+    result = correlate(mouth, media.audio_16k, video.frame_times_s, video.fps, media.path)
     report(1.0, "Sync measured")
+    return result
+
+
+def measure_mouth(media: Media, roi: Roi | None = None, progress: Callable[[float], None] | None = None) -> MouthTrack:
+    """Decode every frame of ``media`` once and measure its mouth (``museviz.mouth.MouthReader``)."""
+    video = media.video
+    reader = MouthReader(video.frame_times_s, video.display_size, roi, min_frames=2 * MAX_LAG_FRAMES + 1)
+    step = max(1, video.n_frames // 20)
+    for frame_idx, gray in iter_luma(media):
+        reader.add(frame_idx, gray)
+        if progress and frame_idx % step == 0:
+            progress(frame_idx / video.n_frames)
+    return reader.finish()
+
+
+# --- the voice -----------------------------------------------------------------------------
+
+
+class Voice:
+    """The amplitude of the ``VOICE_BAND_HZ`` band of (N,) 16 kHz ``audio`` around any time.
+
+    The band energy is kept per ``VOICE_HOP_SAMPLES`` hop (2.5 ms), so a window of
+    ``VOICE_WINDOW_S`` at any time costs two lookups; memory is N / 40 floats.
+    """
+
+    def __init__(self, audio: np.ndarray):
+        from scipy.signal import butter, sosfilt
+
+        sos = butter(VOICE_FILTER_ORDER, VOICE_BAND_HZ, btype="band", fs=SAMPLE_RATE, output="sos")
+        n_hops = len(audio) // VOICE_HOP_SAMPLES
+        energy = np.empty(n_hops)
+        state = np.zeros((sos.shape[0], 2))
+        chunk_hops = 25_000  # one minute of audio filtered at a time
+        for first in range(0, n_hops, chunk_hops):
+            last = min(n_hops, first + chunk_hops)
+            part, state = sosfilt(sos, audio[first * VOICE_HOP_SAMPLES : last * VOICE_HOP_SAMPLES].astype(np.float64), zi=state)
+            energy[first:last] = np.square(part).reshape(-1, VOICE_HOP_SAMPLES).sum(axis=1)
+        self.duration_s = n_hops * VOICE_HOP_SAMPLES / SAMPLE_RATE
+        self._window = max(1, round(VOICE_WINDOW_S * SAMPLE_RATE / VOICE_HOP_SAMPLES))
+        self._cumulative = np.concatenate([[0.0], np.cumsum(energy)])
+        twice = np.concatenate([energy, energy])
+        self._cumulative_wrapped = np.concatenate([[0.0], np.cumsum(twice)])
+
+    def at(self, times_s: np.ndarray) -> np.ndarray:
+        """(T,) amplitude over ``VOICE_WINDOW_S`` centred on each time; NaN where the window
+        is not inside the audio (a shift past either end is left out, not read as silence)."""
+        n_hops = len(self._cumulative) - 1
+        starts = np.round(np.asarray(times_s) * SAMPLE_RATE / VOICE_HOP_SAMPLES - self._window / 2).astype(np.int64)
+        inside = (starts >= 0) & (starts + self._window <= n_hops)
+        first = np.clip(starts, 0, n_hops - self._window)
+        energy = self._cumulative[first + self._window] - self._cumulative[first]
+        return np.where(inside, np.sqrt(np.maximum(energy, 0.0) / (self._window * VOICE_HOP_SAMPLES)), np.nan)
+
+    def at_wrapped(self, times_s: np.ndarray) -> np.ndarray:
+        """(T,) like ``at``, with times taken modulo the audio's duration (the end runs on into the start)."""
+        n_hops = len(self._cumulative) - 1
+        starts = np.round(np.mod(np.asarray(times_s), self.duration_s) * SAMPLE_RATE / VOICE_HOP_SAMPLES - self._window / 2).astype(np.int64) % n_hops
+        energy = self._cumulative_wrapped[starts + self._window] - self._cumulative_wrapped[starts]
+        return np.sqrt(np.maximum(energy, 0.0) / (self._window * VOICE_HOP_SAMPLES))
+
+
+def speech_share(audio: np.ndarray, times_s: np.ndarray) -> np.ndarray:
+    """(T,) bool: a voice within ``SPEECH_BELOW_PEAK_DB`` of the clip's loud speech (its 95th
+    percentile) in a 30 ms window around each time."""
+    energy = np.concatenate([[0.0], np.cumsum(np.square(audio, dtype=np.float64))])
+    window = round(0.03 * SAMPLE_RATE)
+    starts = np.clip(np.round(np.asarray(times_s) * SAMPLE_RATE - window / 2).astype(np.int64), 0, max(0, len(audio) - window))
+    level_db = 10 * np.log10(np.maximum(energy[starts + window] - energy[starts], 1e-20) / window)
+    return level_db > np.percentile(level_db, 95) - SPEECH_BELOW_PEAK_DB
+
+
+# --- the correlation -----------------------------------------------------------------------
+
+
+def correlate(mouth: MouthTrack, audio: np.ndarray, times_s: np.ndarray, fps: float, path: str = "clip.mp4") -> SyncResult:
+    """The offset of ``mouth`` (measured at frame ``times_s``) against (N,) 16 kHz ``audio``."""
+    voice = Voice(audio)
+    span = max(3, round(HIGHPASS_S * fps))
+    mouth_hp = highpass(mouth.signal, span)
+    raw_lags = np.arange(-MAX_LAG_FRAMES, MAX_LAG_FRAMES + LAG_STEP_FRAMES / 2, LAG_STEP_FRAMES)
+    lead_frames = NATURAL_LEAD_S * fps
+    raw_lags = raw_lags - lead_frames  # searched around the natural lead: the reported lags run -15..+15
+    sound_rows = np.stack([highpass(voice.at(times_s - lag / fps), span) for lag in raw_lags])
+    min_overlap = max(2 * MAX_LAG_FRAMES + 1, round(MIN_OVERLAP_S * fps))
+    curve = ncc_rows(mouth_hp, sound_rows, min_overlap)
+    null = ncc_rows(mouth_hp, _null_rows(voice, times_s, span), min_overlap)
+    null = null[np.isfinite(null)]
+
+    speech = speech_share(audio, times_s)
+    speech_s = float(np.count_nonzero(speech) / fps)
+    peak = _Peak.of(curve, raw_lags / fps, float(np.mean(null)), float(np.std(null))) if len(null) >= MIN_NULL_SHIFTS else None
+    offset_ms = (peak.lag_s + NATURAL_LEAD_S) * 1000.0 if peak else 0.0
+    offset_frames = _round_half_away(offset_ms * fps / 1000.0)
+    notes = list(mouth.notes)
+    confidence = peak.confidence if peak else 0.0
+    if peak is None:
+        notes.append(f"the clip is too short to know what chance looks like (fewer than {MIN_NULL_SHIFTS} shifts of {NULL_MIN_SHIFT_S:g} s or more): the offset is not measured")
+    gates = _gates(mouth, speech_s, peak, fps)
+    if gates:
+        confidence = min(confidence, GATED_CONFIDENCE)
+        notes += gates
+    quality = SyncQuality(
+        face_fraction=mouth.face_fraction,
+        face_size_px=_median_width(mouth.face_boxes_px),
+        eye_distance_px=mouth.eye_distance_px,
+        yaw_ratio=mouth.yaw_ratio,
+        speech_s=speech_s,
+        speech_fraction=float(np.mean(speech)),
+        peak_correlation=peak.correlation if peak else math.nan,
+        peak_z=peak.z if peak else math.nan,
+        runner_up_ms=None if not peak or peak.runner_up_s is None else (peak.runner_up_s + NATURAL_LEAD_S) * 1000.0,
+        runner_up_correlation=peak.runner_up_correlation if peak else None,
+        runner_up_z=peak.runner_up_z if peak else None,
+        null_mean=float(np.mean(null)) if len(null) else math.nan,
+        null_sd=float(np.std(null)) if len(null) else math.nan,
+        null_shifts=len(null),
+    )
+    track = _track(times_s, mouth_hp, sound_rows, raw_lags, fps, min_overlap, null_sd=quality.null_sd, null_mean=quality.null_mean)
+    drift = _drift_ms_per_min(track, fps)
+    keep, reasons = _verdict(offset_frames, confidence, fps, drift, times_s)
+    reliable = confidence >= KEEP_MIN_CONFIDENCE
+    fix = itsoffset_fix(path, offset_frames, fps) if reliable and offset_frames != 0 and drift is None else None
     return SyncResult(
         offset_frames=offset_frames,
         offset_ms=offset_ms,
+        raw_lag_ms=peak.lag_s * 1000.0 if peak else 0.0,
         confidence=confidence,
         method=METHOD,
         fps=fps,
-        lags_frames=lags,
+        lags_frames=raw_lags + lead_frames,
         curve=curve,
         track=track,
         drift_ms_per_min=drift,
+        quality=quality,
         mouth_signal=mouth.signal,
-        sound_signal=sound,
+        sound_signal=voice.at(times_s),
         roi_source=mouth.source,
         roi=mouth.roi,
-        face_box_px=mouth.face_box_px,
-        mouth_box_px=mouth.mouth_box_px,
-        face_fraction=mouth.face_fraction,
-        mouth_boxes_px=mouth.boxes_px,
-        words=words,
+        face_box_px=_int_box(np.nanmedian(mouth.face_boxes_px, axis=0)) if np.isfinite(mouth.face_boxes_px).any() else None,
+        mouth_box_px=_int_box(np.nanmedian(mouth.mouth_boxes_px, axis=0)) if np.isfinite(mouth.mouth_boxes_px).any() else None,
+        face_boxes_px=mouth.face_boxes_px,
+        mouth_boxes_px=mouth.mouth_boxes_px,
+        words=offset_words(offset_frames, fps, drift, confidence),
         keep=keep,
         reasons=reasons,
         notes=notes,
@@ -333,49 +419,95 @@ def estimate_sync(media: Media, roi: Roi | None = None, progress: Progress | Non
     )
 
 
-# --- sound ---------------------------------------------------------------------------------
+def _null_rows(voice: Voice, times_s: np.ndarray, span: int) -> np.ndarray:
+    """The voice shifted circularly by ``NULL_MIN_SHIFT_S`` .. duration - ``NULL_MIN_SHIFT_S``:
+    (n_shifts, n_frames), each row high-passed; no row can be in sync."""
+    shifts_s = np.arange(NULL_MIN_SHIFT_S, voice.duration_s - NULL_MIN_SHIFT_S + 1e-9, NULL_STEP_S)
+    if len(shifts_s) > NULL_MAX_SHIFTS:
+        shifts_s = shifts_s[np.linspace(0, len(shifts_s) - 1, NULL_MAX_SHIFTS).round().astype(int)]
+    if len(shifts_s) == 0:
+        return np.zeros((0, len(times_s)))
+    return np.stack([highpass(voice.at_wrapped(times_s - shift), span) for shift in shifts_s])
 
 
-def _cumulative_energy(audio: np.ndarray) -> np.ndarray:
-    """(N + 1,) float64: element n is the sum of the first n squared samples."""
-    return np.concatenate([[0.0], np.cumsum(np.square(audio, dtype=np.float64))])
+@dataclass(frozen=True)
+class _Peak:
+    """The best lag of a curve, how it stands out from chance, and its best competitor."""
+
+    lag_s: float
+    correlation: float
+    z: float
+    runner_up_s: float | None
+    runner_up_correlation: float | None
+    runner_up_z: float | None
+
+    @property
+    def score(self) -> float:
+        """The peak's height over chance plus its lead over the runner-up, both in null standard deviations."""
+        runner_up = self.runner_up_z if self.runner_up_z is not None else 0.0
+        return 2 * self.z - runner_up
+
+    @property
+    def confidence(self) -> float:
+        return float(np.clip((self.score - SCORE_FOR_ZERO) / (SCORE_FOR_ONE - SCORE_FOR_ZERO), 0.0, 1.0))
+
+    @classmethod
+    def of(cls, curve: np.ndarray, lags_s: np.ndarray, mean: float, sd: float) -> _Peak | None:
+        """The peak of ``curve`` over ``lags_s`` against chance correlations of ``mean`` and
+        ``sd``; None when the curve has no finite value."""
+        if not np.any(np.isfinite(curve)):
+            return None
+        sd = sd if sd > 0 else 1.0
+        best = int(np.nanargmax(curve))
+        away = np.isfinite(curve) & (np.abs(lags_s - lags_s[best]) > RUNNER_UP_AWAY_S + 1e-9)
+        runner = int(np.flatnonzero(away)[np.argmax(curve[away])]) if away.any() else None
+        return cls(
+            lag_s=_vertex(curve, lags_s, best),
+            correlation=float(curve[best]),
+            z=(float(curve[best]) - mean) / sd,
+            runner_up_s=None if runner is None else float(lags_s[runner]),
+            runner_up_correlation=None if runner is None else float(curve[runner]),
+            runner_up_z=None if runner is None else (float(curve[runner]) - mean) / sd,
+        )
 
 
-def _rms(energy: np.ndarray, times_s: np.ndarray, window_s: float) -> np.ndarray:
-    """(T,) RMS amplitude over ``window_s`` centred on each of ``times_s``, from the audio's
-    cumulative ``energy``; NaN where the window is not entirely inside the audio, so that a
-    shift past either end is left out of a correlation rather than read as silence."""
-    window = max(1, round(window_s * SAMPLE_RATE))
-    n_samples = len(energy) - 1
-    starts = np.round(times_s * SAMPLE_RATE - window / 2).astype(np.int64)
-    inside = (starts >= 0) & (starts + window <= n_samples)
-    first = np.clip(starts, 0, n_samples)
-    last = np.clip(starts + window, 0, n_samples)
-    rms = np.sqrt(np.maximum(energy[last] - energy[first], 0.0) / window)
-    return np.where(inside, rms, np.nan)
+def _vertex(curve: np.ndarray, lags_s: np.ndarray, best: int) -> float:
+    """The lag of the top of the parabola through the peak and its two neighbours (the peak's
+    own lag at the edge of the search or beside a gap): the curve is sampled in quarter
+    frames, the offset is wanted between them."""
+    if best == 0 or best == len(curve) - 1 or not np.all(np.isfinite(curve[best - 1 : best + 2])):
+        return float(lags_s[best])
+    before, top, after = curve[best - 1 : best + 2]
+    bend = before - 2 * top + after
+    step = 0.5 * (before - after) / bend if bend < 0 else 0.0
+    return float(lags_s[best] + np.clip(step, -0.5, 0.5) * (lags_s[best + 1] - lags_s[best]))
 
 
-def shifted_loudness(audio: np.ndarray, times_s: np.ndarray, lags_frames: np.ndarray, fps: float) -> np.ndarray:
-    """The loudness each frame is compared with at each lag.
+def _gates(mouth: MouthTrack, speech_s: float, peak: _Peak | None, fps: float) -> list[str]:
+    """Sentences for each condition the measurement needs and this clip misses."""
+    gates = []
+    if speech_s < MIN_SPEECH_S:
+        gates.append(f"only {speech_s:.1f} s of the clip has a voice (at least {MIN_SPEECH_S:g} s is needed): the offset is not measured reliably")
+    if mouth.source == ROI_FACE and mouth.face_fraction is not None and mouth.face_fraction < MIN_FACE_FRACTION:
+        gates.append(f"the face is missing from {1 - mouth.face_fraction:.0%} of the frames: the offset is not measured reliably")
+    if mouth.source == ROI_DEFAULT:
+        gates.append("without a face the mouth region is a guess: the offset is not measured reliably")
+    if mouth.eye_distance_px is not None and mouth.eye_distance_px < MIN_EYE_DISTANCE_PX:
+        gates.append(f"the face is small (eyes {mouth.eye_distance_px:.0f} px apart, at least {MIN_EYE_DISTANCE_PX:g} px is needed): the mouth cannot be read reliably")
+    if mouth.yaw_ratio is not None and mouth.yaw_ratio < MIN_YAW_RATIO:
+        gates.append("the head is turned away from the camera for most of the clip: the mouth cannot be read reliably")
+    if peak is not None and abs(peak.lag_s + NATURAL_LEAD_S) * fps >= MAX_LAG_FRAMES - LAG_STEP_FRAMES:
+        gates.append(f"the best lag is at the edge of the search ({MAX_LAG_FRAMES} frames): the real offset may be larger")
+    if peak is not None and peak.runner_up_z is not None and peak.runner_up_z > peak.z - COMPETING_PEAK_MARGIN:
+        gates.append(
+            f"a competing peak {(peak.runner_up_s - peak.lag_s) * 1000:+.0f} ms away is nearly as high ({peak.runner_up_z:.1f} "
+            f"against {peak.z:.1f} standard deviations above chance): the offset is not measured reliably"
+        )
+    return gates
 
-    Row k is the RMS of ``audio`` over one frame (``1 / fps``) centred on
-    ``t_i - lags_frames[k] / fps``: frame i paired with the sound ``lags_frames[k]`` frames earlier, so a
-    positive lag matches an audio that leads the video (SyncNet's sign).
 
-    Returns
-    -------
-    np.ndarray, shape (n_lags, n_frames), float64
-    """
-    energy = _cumulative_energy(audio)
-    times_s = np.asarray(times_s, dtype=float)
-    return np.stack([_rms(energy, times_s - lag / fps, 1.0 / fps) for lag in lags_frames])
-
-
-# --- correlation ---------------------------------------------------------------------------
-
-
-def _highpass(signal: np.ndarray, span: int) -> np.ndarray:
-    """``signal`` minus its centred moving average over ``span`` frames; NaNs are skipped
+def highpass(signal: np.ndarray, span: int) -> np.ndarray:
+    """``signal`` minus its centred moving average over ``span`` samples; NaNs are skipped
     in the average and stay NaN."""
     valid = np.isfinite(signal)
     values = np.where(valid, signal, 0.0)
@@ -389,47 +521,47 @@ def _highpass(signal: np.ndarray, span: int) -> np.ndarray:
     return np.where(valid, signal - mean, np.nan)
 
 
-def ncc_curve(mouth: np.ndarray, shifted_sound: np.ndarray, min_overlap: int) -> np.ndarray:
-    """Pearson correlation of ``mouth`` (n_frames,) with each row of ``shifted_sound``
-    (n_lags, n_frames), over the frames where both are finite.
-
-    Returns (n_lags,) float64 in [-1, 1]; NaN for a lag with fewer than ``min_overlap``
-    such frames or a constant signal.
-    """
-    both = np.isfinite(mouth)[np.newaxis, :] & np.isfinite(shifted_sound)
+def ncc_rows(a: np.ndarray, rows: np.ndarray, min_overlap: int) -> np.ndarray:
+    """Pearson correlation of ``a`` (n,) with each row of ``rows`` (k, n), over the samples
+    where both are finite: (k,) float64, NaN for a row with fewer than ``min_overlap`` such
+    samples or a constant signal."""
+    if len(rows) == 0:
+        return np.zeros(0)
+    both = np.isfinite(a)[np.newaxis, :] & np.isfinite(rows)
     count = both.sum(axis=1)
-    a = np.where(both, mouth[np.newaxis, :], 0.0)
-    b = np.where(both, shifted_sound, 0.0)
+    x = np.where(both, a[np.newaxis, :], 0.0)
+    y = np.where(both, rows, 0.0)
     n = np.maximum(count, 1)
-    a = np.where(both, a - (a.sum(axis=1) / n)[:, np.newaxis], 0.0)
-    b = np.where(both, b - (b.sum(axis=1) / n)[:, np.newaxis], 0.0)
-    denominator = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+    x = np.where(both, x - (x.sum(axis=1) / n)[:, np.newaxis], 0.0)
+    y = np.where(both, y - (y.sum(axis=1) / n)[:, np.newaxis], 0.0)
+    denominator = np.sqrt((x * x).sum(axis=1) * (y * y).sum(axis=1))
     with np.errstate(invalid="ignore", divide="ignore"):
-        r = (a * b).sum(axis=1) / denominator
+        r = (x * y).sum(axis=1) / denominator
     return np.where((count >= min_overlap) & (denominator > 0), r, np.nan)
 
 
-def _peak(lags: np.ndarray, curve: np.ndarray) -> tuple[int, float]:
-    """(best lag, peak - median of the curve); (0, 0.0) when no lag has a correlation."""
-    if not np.any(np.isfinite(curve)):
-        return 0, 0.0
-    best = int(np.nanargmax(curve))
-    return int(lags[best]), float(curve[best] - np.nanmedian(curve))
-
-
-def _track(times_s, mouth_hp, shifted_hp, lags, fps, min_overlap) -> list[TrackPoint]:
-    """The offset over windows of ``TRACK_WINDOW_S`` every ``TRACK_HOP_S`` (one window for a shorter clip)."""
+def _track(times_s, mouth_hp, sound_rows, raw_lags, fps, min_overlap, null_mean: float, null_sd: float) -> list[TrackPoint]:
+    """The offset over windows of ``TRACK_WINDOW_S`` every ``TRACK_HOP_S`` (one window for a
+    shorter clip). A window's chance level is the clip's, widened by sqrt(clip frames /
+    window frames): a correlation over fewer frames scatters more."""
+    if not np.isfinite(null_sd):
+        return []
     first_s, last_s = float(times_s[0]), float(times_s[-1]) + 1.0 / fps
     span_s = last_s - first_s
     window_s = min(TRACK_WINDOW_S, span_s)
     n_windows = 1 + max(0, math.floor((span_s - window_s) / TRACK_HOP_S + 1e-9))
+    n_valid = max(1, int(np.count_nonzero(np.isfinite(mouth_hp))))
     points = []
     for k in range(n_windows):
         start_s = first_s + k * TRACK_HOP_S
-        lo, hi = np.searchsorted(times_s, [start_s, start_s + window_s])  # frame times are sorted
-        curve = ncc_curve(mouth_hp[lo:hi], shifted_hp[:, lo:hi], min(min_overlap, int(hi - lo)))
-        offset, confidence = _peak(lags, curve)
-        points.append(TrackPoint(start_s, start_s + window_s, offset, offset * 1000.0 / fps, confidence))
+        lo, hi = np.searchsorted(times_s, [start_s, start_s + window_s])
+        curve = ncc_rows(mouth_hp[lo:hi], sound_rows[:, lo:hi], min(min_overlap, int(hi - lo)))
+        widen = math.sqrt(n_valid / max(1, int(np.count_nonzero(np.isfinite(mouth_hp[lo:hi])))))
+        peak = _Peak.of(curve, raw_lags / fps, null_mean, widen * null_sd)
+        if peak is None:
+            continue
+        offset_ms = (peak.lag_s + NATURAL_LEAD_S) * 1000.0
+        points.append(TrackPoint(start_s, start_s + window_s, _round_half_away(offset_ms * fps / 1000.0), offset_ms, peak.confidence))
     return points
 
 
@@ -448,6 +580,21 @@ def _drift_ms_per_min(track: list[TrackPoint], fps: float) -> float | None:
     return slope_ms_per_s * 60.0 if moved_frames >= DRIFT_MIN_FRAMES else None
 
 
+def _round_half_away(x: float) -> int:
+    return int(math.copysign(math.floor(abs(x) + 0.5), x))
+
+
+def _median_width(boxes: np.ndarray) -> float | None:
+    widths = boxes[:, 2][np.isfinite(boxes[:, 2])]
+    return float(np.median(widths)) if len(widths) else None
+
+
+def _int_box(box: np.ndarray) -> tuple[int, int, int, int] | None:
+    if box is None or not np.all(np.isfinite(box)):
+        return None
+    return tuple(int(round(v)) for v in box)
+
+
 # --- verdict and words ---------------------------------------------------------------------
 
 
@@ -455,8 +602,8 @@ def _verdict(offset_frames: int, confidence: float, fps: float, drift: float | N
     """LatentSync's keep rule (confidence and |offset|), plus drift, with a sentence per failure."""
     reasons = []
     if confidence < KEEP_MIN_CONFIDENCE:
-        reasons.append(f"confidence {confidence:.2f} is below {KEEP_MIN_CONFIDENCE}: the mouth and the sound do not clearly match at any lag")
-    if abs(offset_frames) > KEEP_MAX_OFFSET_FRAMES:
+        reasons.append(f"confidence {confidence:.2f} is below {KEEP_MIN_CONFIDENCE}: the offset is not measured reliably")
+    elif abs(offset_frames) > KEEP_MAX_OFFSET_FRAMES:
         reasons.append(f"|offset| {abs(offset_frames)} frames is above {KEEP_MAX_OFFSET_FRAMES} ({KEEP_MAX_OFFSET_FRAMES * 1000 / fps:.0f} ms), LatentSync's limit")
     if drift is not None:
         span_min = (times_s[-1] - times_s[0]) / 60.0
@@ -469,7 +616,15 @@ def _verdict(offset_frames: int, confidence: float, fps: float, drift: float | N
 
 def offset_words(offset_frames: int, fps: float, drift_ms_per_min: float | None = None, confidence: float | None = None) -> str:
     """The offset in a sentence: ``"the audio is 120 ms late (3 frames): the sound comes after the mouth"``,
-    ``"in sync"``; the drift and a confidence below ``KEEP_MIN_CONFIDENCE`` are added when given."""
+    ``"in sync"``, or, with a ``confidence`` below ``KEEP_MIN_CONFIDENCE``, ``"not measured reliably ..."``."""
+    drifts = ""
+    if drift_ms_per_min is not None:
+        way = "later" if drift_ms_per_min < 0 else "earlier"
+        drifts = f"it drifts: the audio gets {abs(drift_ms_per_min):.0f} ms {way} every minute"
+    if confidence is not None and confidence < KEEP_MIN_CONFIDENCE:
+        if drifts:
+            return f"no single offset (confidence {confidence:.2f} for one): {drifts}"
+        return f"not measured reliably (confidence {confidence:.2f}, below {KEEP_MIN_CONFIDENCE}): the mouth and the voice do not clearly match at any lag"
     if offset_frames == 0:
         text = "in sync"
     else:
@@ -479,12 +634,7 @@ def offset_words(offset_frames: int, fps: float, drift_ms_per_min: float | None 
             text = f"the audio is {ms:.0f} ms late ({frames}): the sound comes after the mouth"
         else:
             text = f"the audio is {ms:.0f} ms early ({frames}): the sound comes before the mouth"
-    if drift_ms_per_min is not None:
-        way = "later" if drift_ms_per_min < 0 else "earlier"
-        text += f"; it drifts: the audio gets {abs(drift_ms_per_min):.0f} ms {way} every minute"
-    if confidence is not None and confidence < KEEP_MIN_CONFIDENCE:
-        text += f"; low confidence ({confidence:.2f} < {KEEP_MIN_CONFIDENCE}): the sound may not be this mouth's"
-    return text
+    return f"{text}; {drifts}" if drifts else text
 
 
 def itsoffset_fix(path: str, offset_frames: int, fps: float) -> str:
@@ -498,242 +648,3 @@ def itsoffset_fix(path: str, offset_frames: int, fps: float) -> str:
     stem, ext = os.path.splitext(name)
     source, target = shlex.quote(name), shlex.quote(f"{stem}_synced{ext or '.mp4'}")
     return f"ffmpeg -i {source} -itsoffset {offset_frames / fps:.3f} -i {source} -map 0:v -map 1:a -c copy {target}"
-
-
-# --- mouth ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class _Mouth:
-    """The mouth signal of a clip and where it was measured (boxes in source pixels)."""
-
-    signal: np.ndarray
-    boxes_px: np.ndarray
-    source: str
-    roi: Roi | None
-    face_box_px: tuple[int, int, int, int] | None
-    mouth_box_px: tuple[int, int, int, int] | None
-    face_fraction: float | None
-    notes: list[str]
-
-
-def _measure_mouth(media: Media, roi: Roi | None, report: Progress) -> _Mouth:
-    """Decode every frame once; measure the darkness of the region (``roi`` or ``DEFAULT_ROI``)
-    and, when no ``roi`` is given, of the mouth box under the tracked face."""
-    video = media.video
-    n_frames = video.n_frames
-    height = video.display_size[1]  # frames arrive upright
-    scale = min(1.0, ANALYSIS_MAX_HEIGHT / height) if height else 1.0
-    region = roi or DEFAULT_ROI
-    region_signal = np.full(n_frames, np.nan)
-    region_box = None
-    tracker = None if roi is not None else _FaceTracker(video.frame_times_s)
-    step = max(1, n_frames // 20)
-    for frame_idx, luma in iter_luma(media):
-        gray = _shrunk(luma, scale)
-        if region_box is None:
-            region_box = region.box_px(gray.shape[1], gray.shape[0])
-        region_signal[frame_idx] = darkness(gray, region_box)
-        if tracker is not None:
-            tracker.add(frame_idx, gray)
-        if frame_idx % step == 0:
-            report(0.9 * frame_idx / n_frames, "Measuring the mouth in each frame")
-
-    region_boxes = np.tile(np.array(region_box if region_box else (np.nan,) * 4, float) / scale, (n_frames, 1))
-    region_box_px = _int_box(region_boxes[0]) if region_box else None
-    if tracker is None:
-        return _Mouth(region_signal, region_boxes, ROI_USER, roi, None, region_box_px, None, [])
-    tracker.finish()
-    fraction = tracker.face_fraction
-    if fraction >= MIN_FACE_FRACTION and np.count_nonzero(np.isfinite(tracker.signal)) >= 2 * MAX_LAG_FRAMES + 1:
-        notes = []
-        if fraction < FEW_FACES_FRACTION:
-            notes.append(f"a face was found in {fraction:.0%} of the searched frames: frames far from a found face are left out")
-        face_box = _int_box(np.nanmedian(tracker.face_boxes, axis=0) / scale)
-        mouth_boxes = tracker.mouth_boxes / scale
-        return _Mouth(tracker.signal, mouth_boxes, ROI_FACE, None, face_box, _int_box(np.nanmedian(mouth_boxes, axis=0)), fraction, notes)
-    note = (
-        f"no face found (in {fraction:.0%} of {tracker.n_searches} searched frames): the mouth was measured in the default "
-        f"region, the lower centre of the frame ({DEFAULT_ROI} as x,y,w,h fractions); set the region to where the mouth is"
-    )
-    return _Mouth(region_signal, region_boxes, ROI_DEFAULT, DEFAULT_ROI, None, region_box_px, fraction, [note])
-
-
-def _int_box(box: np.ndarray) -> tuple[int, int, int, int] | None:
-    if box is None or not np.all(np.isfinite(box)):
-        return None
-    return tuple(int(round(v)) for v in box)
-
-
-def _shrunk(gray: np.ndarray, scale: float) -> np.ndarray:
-    """``gray`` shrunk by ``scale`` (area averaging)."""
-    import cv2
-
-    if scale < 1.0:
-        size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
-        gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-    return gray
-
-
-def darkness(gray: np.ndarray, box) -> float:
-    """255 minus the mean grey level inside ``box`` (x, y, w, h px, clipped to the picture); NaN when empty."""
-    x, y, w, h = (int(round(v)) for v in box)
-    x0, y0 = max(0, x), max(0, y)
-    x1, y1 = min(gray.shape[1], x + w), min(gray.shape[0], y + h)
-    if x1 <= x0 or y1 <= y0:
-        return math.nan
-    return 255.0 - float(gray[y0:y1, x0:x1].mean())
-
-
-def mouth_box(face_box: np.ndarray) -> np.ndarray:
-    """(4,) mouth box (x, y, w, h) inside a face box, by ``MOUTH_IN_FACE``."""
-    fx, fy, fw, fh = MOUTH_IN_FACE
-    x, y, w, h = face_box
-    return np.array([x + fx * w, y + fy * h, fw * w, fh * h])
-
-
-class _FaceTracker:
-    """Haar face search every ``DETECT_EVERY_S`` on the frames it is fed, and the mouth
-    darkness of every frame.
-
-    A search's face box is smoothed with its neighbours (weights ``SMOOTH_WEIGHTS`` over the
-    previous, this and the next search: centred, so a moving head is not followed late),
-    and a frame's box is interpolated between the two searches around it. So a frame is
-    measured once the search after the next one has run: the tracker holds at most two
-    search intervals of frames.
-    """
-
-    def __init__(self, frame_times_s: np.ndarray):
-        import cv2
-
-        self._cv2 = cv2
-        self._cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
-        if self._cascade.empty():
-            raise MusevizError("OpenCV's frontal-face Haar cascade could not be loaded: reinstall opencv-python-headless")
-        self._times_s = frame_times_s
-        n_frames = len(frame_times_s)
-        self.signal = np.full(n_frames, np.nan)
-        self.mouth_boxes = np.full((n_frames, 4), np.nan)
-        self.face_boxes = np.full((n_frames, 4), np.nan)
-        self.n_searches = 0
-        self._n_found = 0
-        self._next_search_s = -math.inf
-        self._searches: list[tuple[int, float, np.ndarray | None]] = []  # the last 3: (frame_idx, t_s, box found)
-        self._last_found: tuple[float, np.ndarray] | None = None  # (t_s, box) of the latest face found
-        self._anchor: tuple[int, np.ndarray | None] | None = None  # (frame_idx, smoothed box) of the last settled search
-        self._settled_found_s = -math.inf  # time of the latest settled search that found a face
-        self._pending: list[tuple[int, np.ndarray]] = []
-
-    @property
-    def face_fraction(self) -> float:
-        return self._n_found / self.n_searches if self.n_searches else 0.0
-
-    def add(self, frame_idx: int, gray: np.ndarray) -> None:
-        t_s = self._times_s[frame_idx]
-        self._pending.append((frame_idx, gray))
-        if t_s + 1e-9 < self._next_search_s:
-            return
-        self._next_search_s = t_s + DETECT_EVERY_S
-        self.n_searches += 1
-        found = self._search(gray, t_s)
-        if found is not None:
-            self._n_found += 1
-            self._last_found = (t_s, found)
-        self._searches = (self._searches + [(frame_idx, t_s, found)])[-3:]
-        if len(self._searches) >= 2:
-            self._settle(self._searches[-2], self._searches[-3:])
-
-    def finish(self) -> None:
-        """Settle the last search and measure the frames after it under its box."""
-        if self._searches:
-            self._settle(self._searches[-1], self._searches[-2:])
-        if self._anchor is not None:
-            self._measure_until(math.inf, (math.inf, self._anchor[1]))
-
-    def _settle(self, search, neighbours) -> None:
-        """Fix the smoothed box of ``search`` and measure the frames up to it."""
-        frame_idx, t_s, found = search
-        weights = [SMOOTH_WEIGHTS[1] if s is search else SMOOTH_WEIGHTS[0] for s in neighbours]
-        boxes = [(w, s[2]) for w, s in zip(weights, neighbours) if s[2] is not None]
-        if boxes:
-            box = sum(w * b for w, b in boxes) / sum(w for w, _ in boxes)
-        elif self._anchor is not None and self._anchor[1] is not None and t_s - self._settled_found_s <= MAX_HOLD_S:
-            box = self._anchor[1]
-        else:
-            box = None
-        if found is not None:
-            self._settled_found_s = t_s
-        self._measure_until(frame_idx, (frame_idx, box))
-        self._anchor = (frame_idx, box)
-
-    def _measure_until(self, last_idx: float, after) -> None:
-        """Measure the pending frames up to ``last_idx`` under the box interpolated between
-        the last anchor and ``after``."""
-        keep = []
-        for frame_idx, gray in self._pending:
-            if frame_idx > last_idx:
-                keep.append((frame_idx, gray))
-                continue
-            box = _between(self._anchor, after, frame_idx)
-            if box is None:
-                continue
-            mouth = mouth_box(box)
-            self.face_boxes[frame_idx] = box
-            self.mouth_boxes[frame_idx] = mouth
-            self.signal[frame_idx] = darkness(gray, mouth)
-        self._pending = keep
-
-    def _search(self, gray: np.ndarray, t_s: float) -> np.ndarray | None:
-        """The face box (x, y, w, h analysis px) in ``gray``: near the last face found when it
-        is recent, else the largest face in the whole picture; None when none is found."""
-        if self._last_found is not None and t_s - self._last_found[0] <= MAX_HOLD_S:
-            found = self._search_near(gray, self._last_found[1])
-            if found is not None:
-                return found
-        return self._search_whole(gray)
-
-    def _search_whole(self, gray: np.ndarray) -> np.ndarray | None:
-        cv2 = self._cv2
-        shrink = min(1.0, SEARCH_MAX_HEIGHT / gray.shape[0])
-        small = gray if shrink == 1.0 else cv2.resize(gray, (max(1, round(gray.shape[1] * shrink)), SEARCH_MAX_HEIGHT), interpolation=cv2.INTER_AREA)
-        min_px = max(HAAR_MIN_PX, round(small.shape[0] * SEARCH_MIN_FACE))
-        faces = self._cascade.detectMultiScale(small, HAAR_SCALE_FACTOR, HAAR_MIN_NEIGHBORS, minSize=(min_px, min_px))
-        if len(faces) == 0:
-            return None
-        largest = max(faces, key=lambda f: f[2] * f[3])
-        return np.asarray(largest, float) / shrink
-
-    def _search_near(self, gray: np.ndarray, box: np.ndarray) -> np.ndarray | None:
-        cv2 = self._cv2
-        x, y, w, h = box
-        margin = TRACK_MARGIN * max(w, h)
-        x0, y0 = int(max(0, x - margin)), int(max(0, y - margin))
-        x1, y1 = int(min(gray.shape[1], x + w + margin)), int(min(gray.shape[0], y + h + margin))
-        if x1 - x0 < HAAR_MIN_PX or y1 - y0 < HAAR_MIN_PX:
-            return None
-        shrink = min(1.0, TRACK_FACE_PX / w)
-        crop = gray[y0:y1, x0:x1]
-        if shrink < 1.0:
-            crop = cv2.resize(crop, (max(1, round(crop.shape[1] * shrink)), max(1, round(crop.shape[0] * shrink))), interpolation=cv2.INTER_AREA)
-        face_px = w * shrink
-        lo = max(HAAR_MIN_PX, int(face_px * TRACK_SIZE_RANGE[0]))
-        hi = max(lo + 1, int(math.ceil(face_px * TRACK_SIZE_RANGE[1])))
-        faces = self._cascade.detectMultiScale(crop, HAAR_SCALE_FACTOR, HAAR_MIN_NEIGHBORS, minSize=(lo, lo), maxSize=(hi, hi))
-        if len(faces) == 0:
-            return None
-        centre = np.array([x + w / 2, y + h / 2])
-        candidates = [np.asarray(f, float) / shrink + np.array([x0, y0, 0, 0]) for f in faces]
-        return min(candidates, key=lambda f: np.hypot(*(f[:2] + f[2:] / 2 - centre)))
-
-
-def _between(before, after, frame_idx: int) -> np.ndarray | None:
-    """The face box at ``frame_idx`` between two searches ``(frame_idx, box or None)``:
-    linear between two boxes, the one box when only one search found a face."""
-    box_before = None if before is None else before[1]
-    box_after = after[1]
-    if box_before is None or box_after is None:
-        return box_after if box_after is not None else box_before
-    if not math.isfinite(after[0]) or after[0] == before[0]:
-        return box_after
-    weight = (frame_idx - before[0]) / (after[0] - before[0])
-    return (1 - weight) * box_before + weight * box_after

@@ -60,7 +60,7 @@ from museviz.plots import (
 )
 from museviz.report import report_dict, write_report
 from museviz.rules import RULES, Timeline, schedule_all
-from museviz.sync import parse_roi
+from museviz.mouth import parse_roi
 
 WORK_ROOT = Path(tempfile.gettempdir()) / "museviz-work"
 APP_LIMITS = Limits(MAX_DURATION_S, DECODE_TIMEOUT_S)
@@ -413,12 +413,22 @@ def sync_html(analysis: Analysis) -> str:
     verdict = "kept by LatentSync's rule" if result.keep else "dropped by LatentSync's rule: " + "; ".join(result.reasons)
     fix = f"<div class='mv-fix'>fix: <code>{html.escape(result.fix)}</code></div>" if result.fix else ""
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
+    measured = (
+        f"offset <b>{result.offset_frames:+d} frames = {result.offset_ms:+.0f} ms</b> (SyncNet's sign: + = audio early), "
+        if result.reliable else "no offset given, "
+    )
+    q = result.quality
+    face = f"a face in {q.face_fraction:.0%} of the frames, {q.face_size_px:.0f} px wide" if q.face_size_px else f"mouth region: {result.roi_source}"
+    evidence = (
+        f"{face}; {q.speech_s:.1f} s of speech; peak {q.peak_z:.1f} and runner-up {q.runner_up_z or 0:.1f} "
+        f"standard deviations above chance"
+    ) if np.isfinite(q.peak_z) else f"{face}; {q.speech_s:.1f} s of speech"
     return (
         f"<div class='mv-sync'><h3>Sync</h3>"
         f"<div class='mv-check mv-{level}' style='border-left-color:{LEVEL_COLORS[level]}'>"
         f"<div class='mv-sync-words'>{html.escape(result.words[:1].upper() + result.words[1:])}</div>"
-        f"offset <b>{result.offset_frames:+d} frames = {result.offset_ms:+.0f} ms</b> (SyncNet's sign: + = audio early), "
-        f"confidence <b>{result.confidence:.2f}</b>; {html.escape(verdict)}{fix}</div>"
+        f"{measured}confidence <b>{result.confidence:.2f}</b>; {html.escape(verdict)}{fix}"
+        f"<div class='mv-sync-evidence'>{html.escape(evidence)}</div></div>"
         f"{f'<ul>{notes}</ul>' if notes else ''}</div>"
     )
 
