@@ -140,7 +140,7 @@ def test_analysis_through_gradio_client_returns_the_report(server, client_temp):
     )
     named = dict(zip(ANALYZE_OUTPUTS, result))
     report = named["report"]
-    assert report["schema"] == 1
+    assert report["schema"] == 2
     assert report["video"]["fps_fraction"] == "30000/1001" and report["video"]["n_frames"] == 180
     assert report["schemes"]["musetalk-v1.5"]["fps_used"] == 29
     check = {c["id"]: c for c in report["checks"]}["v15-fps-truncation"]

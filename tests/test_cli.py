@@ -19,7 +19,7 @@ def test_analyze_writes_report_and_features(clips, tmp_path, whisper_checkpoint)
     assert result.returncode == 0, result.stderr
     assert "75 frames at 25/1 fps" in result.stdout and "v1-extra-chunks" in result.stdout
     report = json.loads((out / "report.json").read_text())
-    assert report["schema"] == 1
+    assert report["schema"] == 2
     assert report["video"]["fps_fraction"] == "25/1" and report["video"]["n_frames"] == 75
     v1 = report["schemes"]["musetalk-v1"]
     assert v1["stream"] == "whisper50" and v1["n_chunks"] == len(v1["indices"]) == 75 + 2
