@@ -37,9 +37,10 @@ from torch import nn
 
 from museviz.config import SYNCNET_ENV, offline
 from museviz.errors import MusevizError
+from museviz.grid import SAMPLE_RATE, SYNCNET_CROP_PX, SYNCNET_FPS
 
-VIDEO_FPS = 25  # frames per second SyncNet was trained on
-AUDIO_RATE = 16000  # Hz
+VIDEO_FPS = SYNCNET_FPS  # frames per second SyncNet was trained on
+AUDIO_RATE = SAMPLE_RATE  # Hz
 SAMPLES_PER_FRAME = AUDIO_RATE // VIDEO_FPS  # 640 audio samples per video frame
 MFCC_PER_S = 100  # python_speech_features' default 10 ms step
 MFCC_PER_FRAME = MFCC_PER_S // VIDEO_FPS  # 4 MFCC columns per video frame
@@ -48,7 +49,7 @@ WINDOW_MFCC = WINDOW_FRAMES * MFCC_PER_FRAME  # 20 MFCC columns per window
 WINDOW_MARGIN_FRAMES = 5  # N = L - 5, not L - 4: every audio slice stays 20 wide
 MAX_SHIFT = 15  # syncnet_python's vshift: shifts of -15..+15 windows
 N_SHIFTS = 2 * MAX_SHIFT + 1
-CROP_SIZE = 224  # px: the crops' side
+CROP_SIZE = SYNCNET_CROP_PX  # px: the crops' side
 EMBED_DIM = 1024  # the embeddings' length
 PAIRWISE_EPS = 1e-6  # torch.nn.functional.pairwise_distance's eps, added to the difference
 FRAMEWISE_MEDFILT = 9  # kernel of syncnet_python's median filter over framewise confidence
@@ -245,7 +246,7 @@ def find_checkpoint(explicit: str | os.PathLike | None = None, download: bool = 
         except OSError as exc:
             failed = f" (the download failed: {getattr(exc, 'reason', None) or exc})"
     raise MusevizError(
-        f"LSE not measured: no SyncNet weights{failed}; put {CHECKPOINT_NAME} (syncnet_python's published weights) "
+        f"no SyncNet weights{failed}; put {CHECKPOINT_NAME} (syncnet_python's published weights) "
         f"in {os.path.dirname(cached)}, or give its path with --syncnet or {SYNCNET_ENV}"
     )
 
@@ -331,7 +332,7 @@ class LseRun:
         if self.n_windows < 1:
             have = min(n_frames / VIDEO_FPS, len(audio) / AUDIO_RATE)
             raise MusevizError(
-                f"LSE not measured: {have:.2f} s of video with sound is too short for SyncNet, which needs {MIN_FRAMES / VIDEO_FPS:.2f} s"
+                f"{have:.2f} s of video with sound is too short for SyncNet, which needs {MIN_FRAMES / VIDEO_FPS:.2f} s"
             )
         self.net = load_syncnet(checkpoint)
         self._batch = batch_windows
@@ -339,6 +340,11 @@ class LseRun:
         self._pending: list[np.ndarray] = []
         self._video: list[torch.Tensor] = []
         self._done = 0
+
+    @property
+    def n_frames_needed(self) -> int:
+        """Frames the windows read: ``n_windows + 4``; later ones are ignored."""
+        return self.n_windows + WINDOW_FRAMES - 1
 
     def add(self, crop: np.ndarray) -> None:
         """The next frame's crop: (224, 224, 3) uint8 BGR."""
@@ -433,6 +439,6 @@ def lse_scores(frames: np.ndarray, audio: np.ndarray, checkpoint: str | os.PathL
     if frames.ndim != 4 or frames.shape[1:] != (CROP_SIZE, CROP_SIZE, 3) or frames.dtype != np.uint8:
         raise ValueError(f"frames must be (T, {CROP_SIZE}, {CROP_SIZE}, 3) uint8 BGR, not {frames.dtype} {frames.shape}")
     run = LseRun(checkpoint, audio, len(frames))
-    for crop in frames[: run.n_windows + WINDOW_FRAMES - 1]:
+    for crop in frames[: run.n_frames_needed]:
         run.add(crop)
     return run.finish()

@@ -225,7 +225,7 @@ def test_checkpoints_are_found_given_then_cached_and_never_downloaded_offline(tm
     with pytest.raises(MusevizError) as none:
         syncnet.find_checkpoint(None)
     message = str(none.value)
-    assert message.startswith("LSE not measured: no SyncNet weights; put syncnet_v2.model")
+    assert message.startswith("no SyncNet weights; put syncnet_v2.model")
     assert str(tmp_path / "cache" / "museviz") in message and "--syncnet" in message and "MUSEVIZ_SYNCNET_CHECKPOINT" in message
     cached = tmp_path / "cache" / "museviz" / "syncnet_v2.model"
     cached.parent.mkdir(parents=True)
