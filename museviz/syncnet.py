@@ -174,6 +174,8 @@ def load_syncnet(path: str | os.PathLike, device: str | None = None) -> LoadedSy
         if key not in _loaded:
             model = SyncNet()
             model.load_state_dict(_checked_state(path, model), strict=False)
+            # Channels-last 3-D convolutions and pooling run about a third faster on a CPU (same numbers to 1e-6).
+            model.netcnnlip.to(memory_format=torch.channels_last_3d)
             _loaded[key] = LoadedSyncNet(model.to(device).eval(), name, _sha256(path), device)
         return _loaded[key]
 
@@ -369,7 +371,7 @@ class LseRun:
         if count > 0:
             frames = torch.from_numpy(np.stack(self._pending[: count + WINDOW_FRAMES - 1]))  # (count + 4, H, W, 3)
             windows = frames.unfold(0, WINDOW_FRAMES, 1).permute(0, 3, 4, 1, 2)  # (count, 3, 5, H, W)
-            self._video.append(self._embed(self.net.model.forward_lip, windows))
+            self._video.append(self._embed(self.net.model.forward_lip, windows, torch.channels_last_3d))
             self._done += count
             self._pending = self._pending[count:]
         if self._done == self.n_windows:
@@ -385,9 +387,9 @@ class LseRun:
             parts.append(self._embed(self.net.model.forward_aud, batch))
         return torch.cat(parts)
 
-    def _embed(self, forward, batch: torch.Tensor) -> torch.Tensor:
+    def _embed(self, forward, batch: torch.Tensor, memory_format=torch.contiguous_format) -> torch.Tensor:
         with torch.inference_mode():
-            return forward(batch.to(self.net.device, torch.float32)).float().cpu()
+            return forward(batch.to(self.net.device, torch.float32).contiguous(memory_format=memory_format)).float().cpu()
 
 
 def _scores(video: torch.Tensor, audio: torch.Tensor) -> LseScores:
