@@ -265,12 +265,14 @@ def _download_possible() -> bool:
 
 
 def _download(target: str) -> None:
-    """The published weights into ``target``, under a temporary name until they are complete."""
+    """The published weights into ``target``, under a temporary name until they are complete
+    and checked (an error page never lands in the cache)."""
     os.makedirs(os.path.dirname(target), exist_ok=True)
     fd, part = tempfile.mkstemp(dir=os.path.dirname(target), prefix=f".{CHECKPOINT_NAME}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(DOWNLOAD_URL, timeout=DOWNLOAD_TIMEOUT_S) as response:
             shutil.copyfileobj(response, out)
+        _checked_state(part, SyncNet())
         os.replace(part, target)
     except BaseException:
         os.unlink(part)

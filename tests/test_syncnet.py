@@ -172,9 +172,10 @@ def test_the_checkpoint_is_named_and_checksummed(syncnet_checkpoint):
     assert syncnet.load_syncnet(syncnet_checkpoint) is net
 
 
-def test_a_state_dict_without_batch_counters_loads(tmp_path, syncnet_checkpoint):
+def test_a_2019_style_file_loads_legacy_format_without_batch_counters(tmp_path, syncnet_checkpoint):
+    """syncnet_v2.model predates torch 1.6's zip format and BatchNorm's saved counters."""
     state = {k: v for k, v in torch.load(syncnet_checkpoint, weights_only=True).items() if not k.endswith("num_batches_tracked")}
-    torch.save(state, tmp_path / "old.model")
+    torch.save(state, tmp_path / "old.model", _use_new_zipfile_serialization=False)
     assert syncnet.load_syncnet(tmp_path / "old.model").name == "old.model"
 
 
