@@ -489,6 +489,7 @@ def lse_curve_svg(dists: np.ndarray) -> str:
     y = lambda d: top + (hi - d) / span * (height - top - bottom)
     points = " ".join(f"{x(o):.1f},{y(d):.1f}" for o, d in zip(offsets, dists))
     best = int(np.argmin(dists))
+    side, anchor = (1, "start") if offsets[best] < 0 else (-1, "end")  # the label away from the axis
     ticks = "".join(
         f"<line x1='{x(o):.1f}' y1='{height - bottom}' x2='{x(o):.1f}' y2='{height - bottom + 4}' stroke='currentColor'/>"
         f"<text x='{x(o):.1f}' y='{height - bottom + 14}' text-anchor='middle'>{o:+d}</text>"
@@ -499,7 +500,7 @@ def lse_curve_svg(dists: np.ndarray) -> str:
         f"aria-label='SyncNet mean distance by offset'>"
         f"<polyline points='{points}' fill='none' stroke='{LEVEL_COLORS['info']}' stroke-width='1.5'/>"
         f"<circle cx='{x(offsets[best]):.1f}' cy='{y(dists[best]):.1f}' r='3.5' fill='{LEVEL_COLORS['error']}'/>"
-        f"<text x='{x(offsets[best]):.1f}' y='{y(dists[best]) - 6:.1f}' text-anchor='middle'>LSE-D</text>"
+        f"<text x='{x(offsets[best]) + 6 * side:.1f}' y='{y(dists[best]) - 6:.1f}' text-anchor='{anchor}'>LSE-D</text>"
         f"<line x1='{left}' y1='{height - bottom}' x2='{width - right}' y2='{height - bottom}' stroke='currentColor'/>{ticks}"
         f"<text x='{left - 4}' y='{top + 8}' text-anchor='end'>{hi:.2f}</text>"
         f"<text x='{left - 4}' y='{height - bottom}' text-anchor='end'>{lo:.2f}</text>"
