@@ -41,7 +41,6 @@ from museviz.config import (
     DECODE_TIMEOUT_S,
     DEFAULT_MODEL,
     MAX_DURATION_S,
-    SYNCNET_ENV,
     env_checkpoint,
     env_syncnet,
 )
