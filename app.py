@@ -17,6 +17,7 @@ import gradio as gr  # noqa: E402  (GRADIO_TEMP_DIR must be set before gradio is
 from museviz import webapp  # noqa: E402
 from museviz.checks import DEFAULT_DURATION_TOLERANCE_S  # noqa: E402
 from museviz.config import CONCURRENCY, MAX_UPLOAD_MB, QUEUE_SIZE  # noqa: E402
+from museviz.lse import CROP_FACE, CROP_MODES, KEEP_MIN_LSE_C  # noqa: E402
 from museviz.plots import DEFAULT_PLOT_RULES  # noqa: E402
 from museviz.rules import RULES  # noqa: E402
 from museviz.mouth import DEFAULT_ROI  # noqa: E402
@@ -56,6 +57,8 @@ with gr.Blocks(title="museviz", delete_cache=CACHE_CLEANUP) as demo:
                     tolerance = gr.Number(DEFAULT_DURATION_TOLERANCE_S, label="Audio/video duration tolerance (s)", minimum=0)
                     roi = gr.Textbox(label="Mouth region for the sync estimate: x,y,w,h as fractions of the frame (empty: find the face)",
                                      placeholder=str(DEFAULT_ROI), elem_id="roi")
+                    syncnet = gr.Dropdown(webapp.syncnet_choices(), value=webapp.syncnet_choices()[0][1], label="SyncNet weights for LSE-C / LSE-D (the server's)")
+                    lse_crop = gr.Radio(list(CROP_MODES), value=CROP_FACE, label="SyncNet's input: face crops, or whole frames for clips that are already face crops")
                     with_overlay = gr.Checkbox(True, label="Render the overlay video")
                     shift = gr.Slider(-500, 500, 0, step=10, label="Overlay audio shift (ms; positive delays the audio)")
                 run = gr.Button("Analyze", variant="primary", elem_id="run")
@@ -63,6 +66,7 @@ with gr.Blocks(title="museviz", delete_cache=CACHE_CLEANUP) as demo:
                 banner = gr.Markdown(elem_id="banner")
                 summary = gr.HTML(elem_id="summary")
                 sync = gr.HTML(elem_id="sync")
+                lse = gr.HTML(elem_id="lse")
                 checks = gr.HTML(elem_id="checks")
         with gr.Row():
             overlay = gr.Video(label="Overlay: the frame with both feature streams and each rule's window", elem_id="overlay", interactive=False)
@@ -104,20 +108,21 @@ with gr.Blocks(title="museviz", delete_cache=CACHE_CLEANUP) as demo:
                 audit_tolerance = gr.Number(DEFAULT_DURATION_TOLERANCE_S, label="Duration tolerance (s)", minimum=0)
                 audit_offset = gr.Number(KEEP_MAX_OFFSET_FRAMES, label="Largest |offset| kept (frames)", minimum=0, precision=0)
                 audit_confidence = gr.Number(KEEP_MIN_CONFIDENCE, label="Smallest sync confidence kept", minimum=0)
+                audit_lse_c = gr.Number(KEEP_MIN_LSE_C, label="Smallest LSE-C kept (with SyncNet weights; LatentSync's 3)", minimum=0)
                 audit_run = gr.Button("Audit", variant="primary", elem_id="audit_run")
         audit_summary = gr.Markdown(elem_id="audit_summary")
         audit_table = gr.Dataframe(elem_id="audit_table", interactive=False, wrap=True)
         audit_files = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="audit_files")
 
-    outputs = dict(plots, banner=banner, summary=summary, checks=checks, sync_panel=sync, overlay=overlay, downloads=downloads,
+    outputs = dict(plots, banner=banner, summary=summary, checks=checks, sync_panel=sync, lse_panel=lse, overlay=overlay, downloads=downloads,
                    report=report, analysis_id=analysis_id, frame_idx=frame_idx)
     run.click(
         webapp.run_analysis,
-        [video, rules, whisper, fps, tolerance, roi, with_overlay, shift],
+        [video, rules, whisper, fps, tolerance, roi, with_overlay, shift, syncnet, lse_crop],
         [outputs[name] for name in webapp.ANALYZE_OUTPUTS],
         api_name="analyze", concurrency_limit=CONCURRENCY,
     )
-    audit_run.click(webapp.run_audit_zip, [audit_zip, audit_tolerance, audit_offset, audit_confidence],
+    audit_run.click(webapp.run_audit_zip, [audit_zip, audit_tolerance, audit_offset, audit_confidence, audit_lse_c],
                     [audit_summary, audit_table, audit_files], api_name="audit", concurrency_limit=1)
     frame_idx.change(webapp.inspect_frame, [analysis_id, frame_idx, rules], [frame_image, frame_formulas, frame_time],
                      api_name="inspect", trigger_mode="always_last", show_progress="hidden")

@@ -10,6 +10,7 @@ import numpy as np
 
 from museviz.checks import DEFAULT_DURATION_TOLERANCE_S, Check, run_checks, sync_check
 from museviz.errors import MusevizError
+from museviz.lse import CROP_FACE, LseResult, measure_lse
 from museviz.media import Limits, Media, read_media
 from museviz.mel80 import mel80
 from museviz.rules import Schedule, Timeline, schedule_all
@@ -31,6 +32,9 @@ class Options:
     sync: bool = True  # estimate the audio-visual offset (decodes every frame)
     roi: Roi | None = None  # the mouth region for the offset estimate; None: find the face
     limits: Limits = Limits()  # longest clip and decoding time accepted
+    syncnet_checkpoint: str | None = None  # SyncNet weights for LSE; None: the cache, or a download
+    syncnet_download: bool = True  # may fetch the published SyncNet weights (never with MUSEVIZ_OFFLINE=1)
+    lse_crop: str = CROP_FACE  # SyncNet's input: "face" crops or "whole" frames
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,7 +42,8 @@ class Analysis:
     """Everything museviz knows about one clip. ``mel80`` is (80, M) float32.
 
     ``sync`` is the offset estimate, or None with ``sync_error`` saying why (not asked
-    for, or the clip cannot be measured).
+    for, or the clip cannot be measured). ``lse`` is SyncNet's LSE-C / LSE-D, or None with
+    ``lse_error`` saying why (no weights, a file that is not SyncNet's, no face ...).
     """
 
     media: Media
@@ -50,6 +55,8 @@ class Analysis:
     options: Options
     sync: SyncResult | None = None
     sync_error: str | None = None
+    lse: LseResult | None = None
+    lse_error: str | None = None
 
     @property
     def warnings(self) -> list[str]:
@@ -83,10 +90,15 @@ def analyze(path: str | os.PathLike, options: Options = Options(), progress: Pro
     sync, sync_error = None, "the sync estimate was turned off"
     if options.sync:
         try:
-            sync, sync_error = estimate_sync(media, options.roi, lambda f, d: report(0.6 + 0.4 * f, d)), None
+            sync, sync_error = estimate_sync(media, options.roi, lambda f, d: report(0.6 + 0.2 * f, d)), None
         except MusevizError as exc:
             sync_error = str(exc)
     checks.append(sync_check(sync, sync_error))
+    lse, lse_error = None, None
+    try:
+        lse = measure_lse(media, sync, options.syncnet_checkpoint, options.lse_crop, options.syncnet_download, lambda f, d: report(0.8 + 0.2 * f, d))
+    except MusevizError as exc:
+        lse_error = str(exc)
     report(1.0, "Done")
-    return Analysis(media, timeline, mel, whisper, schedules, checks, options, sync, sync_error)
+    return Analysis(media, timeline, mel, whisper, schedules, checks, options, sync, sync_error, lse, lse_error)
 

@@ -1,7 +1,8 @@
 """Audit a whole folder of clips: probe, checks and sync for each, one row per clip.
 
 Before training a MuseTalk-style model, clips whose audio and video disagree, whose frame
-rate is not 25 or not constant, or whose sound is off the mouth are filtered out. Each clip
+rate is not 25 or not constant, or whose sound is off the mouth are filtered out; with
+SyncNet weights, also by LatentSync's own rule on LSE-C and SyncNet's offset. Each clip
 is handled by ``audit_clip`` (no Whisper features, no plots, no overlay), in parallel
 processes on one machine or as tasks on a Dask cluster; a clip that fails is recorded with
 its error and the audit goes on. Rows are appended to the CSV as they finish, so an
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from museviz.checks import CLIP_CHECK_IDS, DEFAULT_DURATION_TOLERANCE_S, run_checks
 from museviz.errors import MusevizError
+from museviz.lse import CROP_FACE, KEEP_MIN_LSE_C, measure_lse
 from museviz.media import Limits, read_media
 from museviz.rules import Timeline, schedule_all
 from museviz.mouth import Roi
@@ -36,19 +38,27 @@ DROP_CHECKS = ("damaged", "no-audio", "vfr", "fps-not-25", "duration-mismatch", 
 COLUMNS = (
     "path", "status", "error", "fps", "fps_fraction", "vfr", "n_frames", "video_duration_s", "audio_duration_s",
     "mismatch_s", *(f"check_{c}" for c in CLIP_CHECK_IDS), "sync_offset_frames", "sync_offset_ms", "sync_confidence",
-    "keep", "reasons",
+    "lse_c", "lse_d", "lse_offset", "keep", "reasons",
 )
 
 
 @dataclass(frozen=True)
 class AuditSettings:
-    """The thresholds of the keep verdict (defaults: the seed's tolerance, LatentSync's rule)."""
+    """The thresholds of the keep verdict (defaults: the seed's tolerance, LatentSync's rule).
+
+    ``syncnet``: SyncNet weights for LSE (``run_audit`` looks for them when None, and
+    clips are audited without LSE when there are none); ``max_offset_frames`` applies to
+    SyncNet's offset too.
+    """
 
     duration_tolerance_s: float = DEFAULT_DURATION_TOLERANCE_S
     max_offset_frames: int = KEEP_MAX_OFFSET_FRAMES
     min_confidence: float = KEEP_MIN_CONFIDENCE
     roi: Roi | None = None
     limits: Limits = Limits()
+    syncnet: str | None = None
+    lse_crop: str = CROP_FACE
+    min_lse_c: float = KEEP_MIN_LSE_C
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,7 @@ class AuditSummary:
     csv_path: Path
     json_path: Path
     resumed: int
+    lse_note: str | None = None  # why LSE was not measured, when it was not
 
 
 def find_videos(root: str | os.PathLike) -> list[str]:
@@ -109,6 +120,7 @@ def _audit_row(row: dict, path: Path, settings: AuditSettings) -> dict:
         **{f"check_{c.id}": c.level for c in checks},
     )
     reasons = [c.id for c in checks if c.id in DROP_CHECKS and c.level in ("warn", "error")]
+    sync = None
     if audio.present and audio.n_samples_16k:
         try:
             sync = estimate_sync(media, settings.roi)
@@ -123,8 +135,40 @@ def _audit_row(row: dict, path: Path, settings: AuditSettings) -> dict:
                 reasons.append("sync-confidence")
             if sync.drift_ms_per_min is not None:
                 reasons.append("sync-drift")
+    if settings.syncnet and audio.present and audio.n_samples_16k:
+        reasons += _lse_reasons(row, media, sync, settings)
     row.update(keep=not reasons, reasons=";".join(reasons))
     return row
+
+
+def _lse_reasons(row: dict, media, sync, settings: AuditSettings) -> list[str]:
+    """Fill the LSE columns of ``row``; the reasons LatentSync's rule drops the clip for."""
+    try:
+        lse = measure_lse(media, sync, settings.syncnet, settings.lse_crop, download=False)
+    except MusevizError as exc:
+        row["error"] = "; ".join(filter(None, [row["error"], f"LSE: {exc}"]))
+        return ["lse-unmeasured"]
+    scores = lse.scores
+    row.update(lse_c=round(scores.lse_c, 3), lse_d=round(scores.lse_d, 3), lse_offset=scores.offset_frames)
+    reasons = []
+    if scores.lse_c < settings.min_lse_c:
+        reasons.append("lse-confidence")
+    if abs(scores.offset_frames) > settings.max_offset_frames:
+        reasons.append("lse-offset")
+    return reasons
+
+
+def find_lse_weights(settings: AuditSettings, download: bool = True) -> tuple[AuditSettings, str | None]:
+    """``settings`` with ``syncnet`` set to the SyncNet weights found and checked (None when
+    there are none), and why LSE will not be measured (None when it will)."""
+    from museviz.syncnet import find_checkpoint, load_syncnet
+
+    try:
+        path = find_checkpoint(settings.syncnet, download)
+        load_syncnet(path)
+    except MusevizError as exc:
+        return replace(settings, syncnet=None), f"LSE not measured: {exc}"
+    return replace(settings, syncnet=os.path.abspath(path)), None
 
 
 def run_audit(
@@ -134,22 +178,25 @@ def run_audit(
     workers: int | None = None,
     scheduler: str | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    lse_download: bool = True,
 ) -> AuditSummary:
     """Audit every video under ``root`` into ``out_csv`` (and the same name with ``.json``).
 
     ``workers`` processes on this machine (default: one per core), or the Dask scheduler
     at ``scheduler``. Rows already in ``out_csv`` are kept and their clips not redone,
     unless they were made with other settings (the JSON copy, written first, records them).
-    ``progress(done, total, path)`` is called as each clip finishes.
+    ``progress(done, total, path)`` is called as each clip finishes. ``lse_download``
+    allows fetching SyncNet's published weights when none are given or cached.
     """
     root = Path(root).resolve()
     out_csv = Path(out_csv)
     paths = find_videos(root)
     if not paths:
         raise MusevizError(f"no video files ({', '.join(VIDEO_SUFFIXES)}) under {root}")
+    settings, lse_note = find_lse_weights(settings, lse_download)
     out_csv.parent.mkdir(parents=True, exist_ok=True)
     json_path = out_csv.with_suffix(".json")
-    header = {"root": str(root), "settings": _settings_dict(settings)}
+    header = {"root": str(root), "settings": _settings_dict(settings), "lse_note": lse_note}
     wanted = set(paths)
     same_settings = _previous_settings(json_path) == header["settings"]
     done = {row["path"]: row for row in _read_rows(out_csv) if row["path"] in wanted} if same_settings else {}
@@ -173,7 +220,7 @@ def run_audit(
     reasons = Counter(r for row in rows for r in row["reasons"].split(";") if r)
     failed = sum(row["status"] == "failed" for row in rows)
     kept = sum(bool(row["keep"]) for row in rows)
-    return AuditSummary(rows, kept, len(rows) - kept, failed, reasons, out_csv, json_path, len(paths) - len(todo))
+    return AuditSummary(rows, kept, len(rows) - kept, failed, reasons, out_csv, json_path, len(paths) - len(todo), lse_note)
 
 
 def _run_local(paths: list[str], root: str, settings: AuditSettings, workers: int | None) -> Iterator[dict]:
@@ -235,9 +282,9 @@ def _read_rows(path: Path) -> list[dict]:
 def _typed(row: dict) -> dict:
     """A row as read back from the CSV or fresh from a worker, with the same types either way."""
     out = dict(row)
-    for key in ("fps", "video_duration_s", "audio_duration_s", "mismatch_s", "sync_offset_ms", "sync_confidence"):
+    for key in ("fps", "video_duration_s", "audio_duration_s", "mismatch_s", "sync_offset_ms", "sync_confidence", "lse_c", "lse_d"):
         out[key] = float(out[key]) if out[key] not in ("", None) else None
-    for key in ("n_frames", "sync_offset_frames"):
+    for key in ("n_frames", "sync_offset_frames", "lse_offset"):
         out[key] = int(out[key]) if out[key] not in ("", None) else None
     for key in ("vfr", "keep"):
         out[key] = out[key] in (True, "True") if out[key] not in ("", None) else None
@@ -269,6 +316,8 @@ def summary_text(summary: AuditSummary) -> str:
         + (f"; {summary.resumed} taken from the previous run" if summary.resumed else ""),
     ]
     lines += [f"  {reason:<24} {count}" for reason, count in summary.reasons.most_common()]
+    if summary.lse_note:
+        lines.append(summary.lse_note)
     lines.append(f"wrote {summary.csv_path} and {summary.json_path}")
     return "\n".join(lines)
 

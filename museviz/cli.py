@@ -13,8 +13,9 @@ import sys
 from pathlib import Path
 
 from museviz.checks import DEFAULT_DURATION_TOLERANCE_S
-from museviz.config import CHECKPOINT_ENV, CLI_DECODE_TIMEOUT_S, CLI_MAX_DURATION_S, DEFAULT_MODEL, env_checkpoint
+from museviz.config import CHECKPOINT_ENV, CLI_DECODE_TIMEOUT_S, CLI_MAX_DURATION_S, DEFAULT_MODEL, SYNCNET_ENV, env_checkpoint, env_syncnet
 from museviz.errors import MusevizError
+from museviz.lse import CROP_FACE, CROP_MODES, KEEP_MIN_LSE_C
 from museviz.media import Limits, check_video
 from museviz.mouth import parse_roi
 from museviz.sync import KEEP_MAX_OFFSET_FRAMES, KEEP_MIN_CONFIDENCE
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"audio/video duration mismatch allowed, in seconds (default {DEFAULT_DURATION_TOLERANCE_S})",
     )
     _add_limits(a)
+    _add_lse(a)
     _add_analyze_outputs(a)
     u = commands.add_parser("audit", help="audit every video under a folder: one row per clip, a keep verdict")
     u.add_argument("folder", help="the folder of clips (searched recursively)")
@@ -64,8 +66,18 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--min-confidence", type=_non_negative, default=KEEP_MIN_CONFIDENCE, metavar="C",
                    help=f"smallest sync confidence kept (default {KEEP_MIN_CONFIDENCE})")
     u.add_argument("--roi", type=parse_roi, metavar="X,Y,W,H", help="mouth region as fractions of the frame, instead of face detection")
+    u.add_argument("--min-lse-c", type=_non_negative, default=KEEP_MIN_LSE_C, metavar="C",
+                   help=f"smallest SyncNet confidence (LSE-C) kept, when LSE is measured (default {KEEP_MIN_LSE_C:g}, LatentSync's)")
+    _add_lse(u)
     _add_limits(u)
     return parser
+
+
+def _add_lse(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--syncnet", metavar="PATH", default=env_syncnet(),
+                   help=f"SyncNet weights (syncnet_v2.model) for LSE-C and LSE-D (default: ${SYNCNET_ENV}, then the cache, then a download)")
+    p.add_argument("--lse-crop", choices=CROP_MODES, default=CROP_FACE,
+                   help="SyncNet's input: crops around the face as syncnet_python cuts them, or the whole frames for clips that are already face crops (default face)")
 
 
 def _add_limits(p: argparse.ArgumentParser) -> None:
@@ -160,6 +172,8 @@ def _analyze(args: argparse.Namespace) -> int:
         sync=not args.no_sync,
         roi=args.roi,
         limits=_limits(args),
+        syncnet_checkpoint=args.syncnet,
+        lse_crop=args.lse_crop,
     )
     analysis = analyze(args.video, options)
     out = Path(args.out)
@@ -188,7 +202,8 @@ def _analyze(args: argparse.Namespace) -> int:
 def _audit(args: argparse.Namespace) -> int:
     from museviz.audit import AuditSettings, ProgressBar, run_audit, summary_text
 
-    settings = AuditSettings(args.duration_tolerance, args.max_offset, args.min_confidence, args.roi, _limits(args))
+    settings = AuditSettings(args.duration_tolerance, args.max_offset, args.min_confidence, args.roi, _limits(args),
+                             syncnet=args.syncnet, lse_crop=args.lse_crop, min_lse_c=args.min_lse_c)
     result = run_audit(args.folder, args.out, settings, workers=args.workers, scheduler=args.scheduler, progress=ProgressBar())
     print(summary_text(result))
     return 0
@@ -205,6 +220,7 @@ def summary(analysis) -> str:
         f"features: whisper50 {' x '.join(map(str, w.features.shape))} ({w.source}{', ' + w.model if w.model else ''}), "
         f"mel80 {' x '.join(map(str, analysis.mel80.shape))}",
         "chunks: " + " | ".join(f"{name} {s.n_chunks}" + (" (fails)" if s.error else "") for name, s in analysis.schedules.items()),
+        lse_line(analysis),
         "checks:",
     ]
     for check in analysis.checks:
@@ -212,6 +228,19 @@ def summary(analysis) -> str:
         if check.fix and check.level in ("warn", "error"):
             lines.append(f"{'':31}fix: {check.fix}")
     return "\n".join(lines)
+
+
+def lse_line(analysis) -> str:
+    """SyncNet's numbers in one line, or why they are missing."""
+    lse = analysis.lse
+    if lse is None:
+        return f"lse: not measured: {analysis.lse_error}"
+    agreement = lse.agreement(analysis.sync)
+    agrees = "" if agreement is None else f"; {'agrees' if agreement['agree'] else 'disagrees'} with the sync estimate ({analysis.sync.offset_frames:+d} frames)"
+    return (
+        f"lse: LSE-C {lse.scores.lse_c:.3f}, LSE-D {lse.scores.lse_d:.3f}, offset {lse.scores.offset_frames:+d} frames at 25 fps"
+        f"{agrees} ({lse.crop} crops, {lse.checkpoint_name})"
+    )
 
 
 if __name__ == "__main__":

@@ -5,13 +5,19 @@ from __future__ import annotations
 import os
 
 CHECKPOINT_ENV = "MUSEVIZ_WHISPER_CHECKPOINT"  # a Whisper checkpoint in openai-whisper's format
-OFFLINE_ENV = "MUSEVIZ_OFFLINE"  # 1: never try to download Whisper weights
+OFFLINE_ENV = "MUSEVIZ_OFFLINE"  # 1: never try to download Whisper or SyncNet weights
+SYNCNET_ENV = "MUSEVIZ_SYNCNET_CHECKPOINT"  # SyncNet weights in the published syncnet_v2.model format
 DEFAULT_MODEL = "tiny"  # MuseTalk's Whisper encoder
 
 
 def env_checkpoint() -> str | None:
     """The checkpoint named by ``$MUSEVIZ_WHISPER_CHECKPOINT``, or None."""
     return os.environ.get(CHECKPOINT_ENV) or None
+
+
+def env_syncnet() -> str | None:
+    """The SyncNet checkpoint named by ``$MUSEVIZ_SYNCNET_CHECKPOINT``, or None."""
+    return os.environ.get(SYNCNET_ENV) or None
 
 
 def offline() -> bool:

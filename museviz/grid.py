@@ -16,6 +16,9 @@ TOKENS_PER_SECOND = SAMPLE_RATE / SAMPLES_PER_TOKEN  # 50 whisper50 tokens per s
 SOURCE_ENCODER = "whisper-encoder"  # the encoder's hidden states
 SOURCE_FALLBACK = "logmel-pool"  # no weights: Whisper's log-mel averaged in pairs
 
+SYNCNET_FPS = 25  # SyncNet (LSE-C / LSE-D) reads video at 25 fps: 640 samples, 4 of its 10 ms MFCCs per frame
+SYNCNET_CROP_PX = 224  # and square frames this wide
+
 MEL80_HOP_LENGTH = 200  # samples: 12.5 ms between Wav2Lip mel frames
 MEL80_PER_SECOND = SAMPLE_RATE / MEL80_HOP_LENGTH  # 80 mel frames per second; frame m centred at m / 80 s
 

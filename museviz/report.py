@@ -61,6 +61,7 @@ def report_dict(analysis: Analysis) -> dict:
         },
         "schemes": {name: _scheme(s) for name, s in analysis.schedules.items()},
         "sync": analysis.sync.to_dict() if analysis.sync else {"error": analysis.sync_error},
+        "lse": analysis.lse.to_dict(analysis.sync) if analysis.lse else {"error": analysis.lse_error},
         "checks": [asdict(c) for c in analysis.checks],
         "warnings": analysis.warnings,
     }

@@ -42,10 +42,12 @@ from museviz.config import (
     DEFAULT_MODEL,
     MAX_DURATION_S,
     env_checkpoint,
+    env_syncnet,
 )
 from museviz.errors import MusevizError
 from museviz.frames import FrameStore
 from museviz.grid import SOURCE_FALLBACK
+from museviz.lse import CROP_FACE, CROP_MODES, KEEP_MAX_OFFSET_FRAMES as LSE_MAX_OFFSET, KEEP_MIN_LSE_C, offset_words
 from museviz.media import Limits, read_frame
 from museviz.overlay import DEFAULT_OVERLAY_RULES, FrameView, render_overlay
 from museviz.palette import LEVEL_COLORS, rule_color
@@ -130,10 +132,22 @@ def checkpoint_choices() -> list[str]:
     return ([own] if own else []) + list(WHISPER_CHOICES)
 
 
-ANALYZE_OUTPUTS = ("banner", "summary", "checks", "sync_panel", *PLOT_NAMES, "overlay", "downloads", "report", "analysis_id", "frame_idx")
+def syncnet_choices() -> list[tuple[str, str]]:
+    """The SyncNet weights offered, as (label, path): the server's own (``$MUSEVIZ_SYNCNET_CHECKPOINT``,
+    then museviz's cache), never a path a visitor types; ("none on this server", "") without any."""
+    from museviz.syncnet import cache_path
+
+    paths = [p for p in (env_syncnet(), cache_path()) if p and os.path.isfile(p)]
+    paths = list(dict.fromkeys(paths))
+    return [(os.path.basename(p), p) for p in paths] or [(NO_SYNCNET_LABEL, "")]
 
 
-def run_analysis(video, rules, whisper, fps, tolerance_s, roi, with_overlay, shift_ms, progress=gr.Progress()) -> Iterator[tuple]:
+NO_SYNCNET_LABEL = "none on this server"
+ANALYZE_OUTPUTS = ("banner", "summary", "checks", "sync_panel", "lse_panel", *PLOT_NAMES, "overlay", "downloads", "report", "analysis_id", "frame_idx")
+
+
+def run_analysis(video, rules, whisper, fps, tolerance_s, roi, with_overlay, shift_ms, syncnet=None, lse_crop=CROP_FACE,
+                 progress=gr.Progress()) -> Iterator[tuple]:
     """The Analyze button. Yields the values of ``ANALYZE_OUTPUTS``, in that order.
 
     The summary and checks come first, then the plots, then the overlay; the last yield
@@ -142,7 +156,7 @@ def run_analysis(video, rules, whisper, fps, tolerance_s, roi, with_overlay, shi
     if not video:
         raise gr.Error("Upload a video or pick one of the examples first.")
     with _request_folder("req-") as work:
-        options = _options(whisper, fps, tolerance_s, roi)
+        options = _options(whisper, fps, tolerance_s, roi, syncnet, lse_crop)
         analysis = analyze(video, options, progress=lambda f, d: progress(0.3 * f, desc=d))
         rules = _plot_rules(rules)
         session = _Session(analysis)
@@ -150,7 +164,7 @@ def run_analysis(video, rules, whisper, fps, tolerance_s, roi, with_overlay, shi
         out = dict.fromkeys(ANALYZE_OUTPUTS)
         out.update(
             banner=banner_markdown(analysis), summary=summary_html(analysis), checks=checks_html(analysis.checks),
-            sync_panel=sync_html(analysis), report=report_dict(analysis), analysis_id=_remember(session),
+            sync_panel=sync_html(analysis), lse_panel=lse_html(analysis), report=report_dict(analysis), analysis_id=_remember(session),
             frame_idx=gr.update(maximum=max(n_frames - 1, 0), value=n_frames // 2),
         )
         yield tuple(out.values())
@@ -172,13 +186,14 @@ def run_analysis(video, rules, whisper, fps, tolerance_s, roi, with_overlay, shi
         yield tuple(out.values())
 
 
-AUDIT_TABLE_COLUMNS = ("path", "keep", "reasons", "fps_fraction", "vfr", "n_frames", "mismatch_s", "sync_offset_ms", "sync_confidence", "error")
+AUDIT_TABLE_COLUMNS = ("path", "keep", "reasons", "fps_fraction", "vfr", "n_frames", "mismatch_s", "sync_offset_ms", "sync_confidence",
+                       "lse_c", "lse_d", "lse_offset", "error")
 COPY_CHUNK_BYTES = 1 << 20
 
 
-def run_audit_zip(zip_file, tolerance_s, max_offset, min_confidence, progress=gr.Progress()) -> tuple[str, dict, list[str]]:
+def run_audit_zip(zip_file, tolerance_s, max_offset, min_confidence, min_lse_c=KEEP_MIN_LSE_C, progress=gr.Progress()) -> tuple[str, dict, list[str]]:
     """The Audit tab: a zip of clips to the audit table. Returns the summary, the table
-    (the main columns) and the CSV and JSON downloads."""
+    (the main columns) and the CSV and JSON downloads. LSE uses the server's first SyncNet weights."""
     if not zip_file:
         raise gr.Error("Upload a .zip of video clips first.")
     with _request_folder("audit-") as work:
@@ -187,8 +202,9 @@ def run_audit_zip(zip_file, tolerance_s, max_offset, min_confidence, progress=gr
         settings = AuditSettings(
             _number(tolerance_s, "the duration tolerance"), int(_number(max_offset, "the largest offset")),
             _number(min_confidence, "the smallest confidence"), limits=APP_LIMITS,
+            syncnet=syncnet_choices()[0][1] or None, min_lse_c=_number(min_lse_c, "the smallest LSE-C"),
         )
-        summary = run_audit(work / "clips", work / "audit.csv", settings, workers=AUDIT_WORKERS,
+        summary = run_audit(work / "clips", work / "audit.csv", settings, workers=AUDIT_WORKERS, lse_download=False,
                             progress=lambda done, total, path: progress(done / total, desc=f"{done}/{total} {path}"))
         table = {"headers": list(AUDIT_TABLE_COLUMNS), "data": [[_cell(row[c]) for c in AUDIT_TABLE_COLUMNS] for row in summary.rows]}
         text = summary_text(summary).rsplit("\n", 1)[0]  # without the server-side "wrote ..." line
@@ -433,6 +449,75 @@ def sync_html(analysis: Analysis) -> str:
     )
 
 
+def lse_html(analysis: Analysis) -> str:
+    """SyncNet's LSE-C, LSE-D and offset beside the weight-free estimate, with whether they agree."""
+    lse = analysis.lse
+    title = "<h3>LSE (SyncNet)</h3>"
+    if lse is None:
+        return f"<div class='mv-lse'>{title}<p>Not measured: {html.escape(analysis.lse_error or '')}</p></div>"
+    scores = lse.scores
+    agreement = lse.agreement(analysis.sync)
+    if agreement is None:
+        compared = "No weight-free estimate to compare with."
+    elif agreement["agree"]:
+        compared = f"Agrees with the weight-free estimate ({analysis.sync.offset_frames:+d} frames = {analysis.sync.offset_ms:+.0f} ms)."
+    else:
+        compared = (f"Disagrees with the weight-free estimate: SyncNet {lse.offset_ms:+.0f} ms, the estimate "
+                    f"{analysis.sync.offset_ms:+.0f} ms ({analysis.sync.offset_frames:+d} frames); look at both curves.")
+    rule = f"LSE-C &ge; {KEEP_MIN_LSE_C:g} and |offset| &le; {LSE_MAX_OFFSET}"
+    verdict = f"kept by LatentSync's rule ({rule})" if lse.keep else f"dropped by LatentSync's rule ({rule})"
+    level = "ok" if lse.keep and (agreement is None or agreement["agree"]) else "warn"
+    words = offset_words(scores.offset_frames)
+    notes = [*lse.notes, f"{scores.n_windows} windows of 5 frames; weights {lse.checkpoint_name} (sha256 {lse.checkpoint_sha256[:12]}...) on {lse.device}"]
+    return (
+        f"<div class='mv-lse'>{title}"
+        f"<div class='mv-check mv-{level}' style='border-left-color:{LEVEL_COLORS[level]}'>"
+        f"<div class='mv-lse-numbers'><span>LSE-C <b>{scores.lse_c:.3f}</b></span><span>LSE-D <b>{scores.lse_d:.3f}</b></span>"
+        f"<span>offset <b>{scores.offset_frames:+d}</b> frames = {lse.offset_ms:+.0f} ms</span></div>"
+        f"<div>SyncNet: {html.escape(words)}; {verdict}.</div>"
+        f"<div class='mv-lse-compare'>{html.escape(compared)}</div></div>"
+        f"{lse_curve_svg(scores.dists)}"
+        f"<ul>{''.join(f'<li>{html.escape(n)}</li>' for n in notes)}</ul></div>"
+    )
+
+
+LSE_SVG_SIZE = (360, 120)  # px
+LSE_SVG_MARGIN = (44, 10, 10, 30)  # px: left, top, right, bottom
+
+
+def lse_curve_svg(dists: np.ndarray) -> str:
+    """SyncNet's mean distance at each offset (+15 .. -15 frames, audio early to late) as a small
+    inline SVG, the minimum (LSE-D, the offset) marked."""
+    width, height = LSE_SVG_SIZE
+    left, top, right, bottom = LSE_SVG_MARGIN
+    max_shift = len(dists) // 2
+    offsets = max_shift - np.arange(len(dists))  # dists[j] is offset 15 - j
+    lo, hi = float(np.min(dists)), float(np.max(dists))
+    span = hi - lo or 1.0
+    x = lambda offset: left + (offset + max_shift) / (2 * max_shift) * (width - left - right)
+    y = lambda d: top + (hi - d) / span * (height - top - bottom)
+    points = " ".join(f"{x(o):.1f},{y(d):.1f}" for o, d in zip(offsets, dists))
+    best = int(np.argmin(dists))
+    side, anchor = (1, "start") if offsets[best] < 0 else (-1, "end")  # the label away from the axis
+    ticks = "".join(
+        f"<line x1='{x(o):.1f}' y1='{height - bottom}' x2='{x(o):.1f}' y2='{height - bottom + 4}' stroke='currentColor'/>"
+        f"<text x='{x(o):.1f}' y='{height - bottom + 14}' text-anchor='middle'>{o:+d}</text>"
+        for o in (-15, -10, -5, 0, 5, 10, 15)
+    )
+    return (
+        f"<svg class='mv-lse-curve' viewBox='0 0 {width} {height}' width='{width}' height='{height}' role='img' "
+        f"aria-label='SyncNet mean distance by offset'>"
+        f"<polyline points='{points}' fill='none' stroke='{LEVEL_COLORS['info']}' stroke-width='1.5'/>"
+        f"<circle cx='{x(offsets[best]):.1f}' cy='{y(dists[best]):.1f}' r='3.5' fill='{LEVEL_COLORS['error']}'/>"
+        f"<text x='{x(offsets[best]) + 6 * side:.1f}' y='{y(dists[best]) - 6:.1f}' text-anchor='{anchor}'>LSE-D</text>"
+        f"<line x1='{left}' y1='{height - bottom}' x2='{width - right}' y2='{height - bottom}' stroke='currentColor'/>{ticks}"
+        f"<text x='{left - 4}' y='{top + 8}' text-anchor='end'>{hi:.2f}</text>"
+        f"<text x='{left - 4}' y='{height - bottom}' text-anchor='end'>{lo:.2f}</text>"
+        f"<text x='{width - right}' y='{height - 2}' text-anchor='end'>offset (frames at 25 fps, + = audio early)</text>"
+        f"<text x='{left}' y='{height - 2}'>mean distance</text></svg>"
+    )
+
+
 def checks_html(checks: list[Check], title: str = "Checks") -> str:
     """Checks as coloured rows, worst first, each with its fix."""
     order = {"error": 0, "warn": 1, "info": 2, "ok": 3}
@@ -447,11 +532,17 @@ def checks_html(checks: list[Check], title: str = "Checks") -> str:
     return f"<div class='mv-checks'><h3>{html.escape(title)}</h3>{''.join(rows)}</div>"
 
 
-def _options(whisper: str | None, fps, tolerance_s, roi: str | None) -> Options:
+def _options(whisper: str | None, fps, tolerance_s, roi: str | None, syncnet: str | None = None, lse_crop: str | None = None) -> Options:
     choices = checkpoint_choices()
     choice = whisper or choices[0]
     if choice not in choices:
         raise gr.Error(f"Unknown Whisper model {choice!r}: pick one from the list.")
+    weights = [path for _, path in syncnet_choices()]
+    syncnet = weights[0] if syncnet is None else syncnet
+    if syncnet not in weights:
+        raise gr.Error("Unknown SyncNet weights: pick them from the list (the server offers only its own).")
+    if (lse_crop or CROP_FACE) not in CROP_MODES:
+        raise gr.Error(f"Unknown LSE crop {lse_crop!r}: pick {' or '.join(CROP_MODES)}.")
     named = choice in WHISPER_CHOICES
     return Options(
         fps=float(fps) if fps else None,
@@ -460,6 +551,9 @@ def _options(whisper: str | None, fps, tolerance_s, roi: str | None) -> Options:
         whisper_model=choice if named else DEFAULT_MODEL,
         roi=parse_roi(roi) if roi and roi.strip() else None,
         limits=APP_LIMITS,
+        syncnet_checkpoint=syncnet or None,
+        syncnet_download=False,
+        lse_crop=lse_crop or CROP_FACE,
     )
 
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: an offline Whisper cache, a random-weight tiny-shaped checkpoint."""
+"""Shared fixtures: an offline Whisper cache, a random-weight tiny-shaped checkpoint, a
+random-weight SyncNet checkpoint in the published format."""
 
 import dataclasses
 import os
@@ -16,6 +17,7 @@ os.environ["TMPDIR"] = tempfile.tempdir = TEMP_ROOT
 os.environ["MUSEVIZ_OFFLINE"] = "1"
 os.environ["XDG_CACHE_HOME"] = os.path.join(TEMP_ROOT, "cache")
 os.environ.pop("MUSEVIZ_WHISPER_CHECKPOINT", None)
+os.environ.pop("MUSEVIZ_SYNCNET_CHECKPOINT", None)
 NOT_OURS = ("pytest-of-", "pymp-", "cache", "pulse-")  # pytest's tmp_path, multiprocessing's, the Whisper cache, Chromium's PulseAudio client
 
 TINY_ENCODER = dict(n_mels=80, n_audio_ctx=1500, n_audio_state=384, n_audio_head=6, n_audio_layer=4)
@@ -43,6 +45,23 @@ def whisper_checkpoint(tmp_path_factory) -> str:
     dims = ModelDimensions(**TINY_ENCODER, **SMALL_DECODER)
     path = tmp_path_factory.mktemp("whisper") / "tiny-random.pt"
     torch.save({"dims": dataclasses.asdict(dims), "model_state_dict": Whisper(dims).state_dict()}, path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def syncnet_checkpoint(tmp_path_factory) -> str:
+    """SyncNet weights in the published ``syncnet_v2.model`` format (a ``torch.save``d state
+    dict), random, with non-trivial BatchNorm statistics."""
+    from museviz.syncnet import SyncNet
+
+    torch.manual_seed(0)
+    model = SyncNet()
+    for module in model.modules():
+        if isinstance(module, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.BatchNorm3d)):
+            module.running_mean.uniform_(-0.1, 0.1)
+            module.running_var.uniform_(0.5, 1.5)
+    path = tmp_path_factory.mktemp("syncnet") / "syncnet_random.model"
+    torch.save(model.state_dict(), path)
     return str(path)
 
 

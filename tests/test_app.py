@@ -28,10 +28,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """``python app.py`` on a free port, with its own temp folders; yields its URL."""
-    tmp = tmp_path_factory.mktemp("app")
+def app_server(tmp: Path, **extra_env: str):
+    """``python app.py`` on a free port, with its own temp folders (and ``extra_env``); yields its URL."""
     port = free_port()
     env = {
         **os.environ,
@@ -40,6 +38,7 @@ def server(tmp_path_factory):
         "GRADIO_TEMP_DIR": str(tmp / "gradio"),
         "TMPDIR": str(tmp),
         "GRADIO_ANALYTICS_ENABLED": "False",
+        **extra_env,
     }
     log = open(tmp / "app.log", "w")
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -62,6 +61,11 @@ def server(tmp_path_factory):
     log.close()
     work = tmp / "museviz-work"
     assert not work.exists() or not list(work.iterdir()), "per-request folders were left behind"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    yield from app_server(tmp_path_factory.mktemp("app"))
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +140,7 @@ def test_analysis_through_gradio_client_returns_the_report(server, client_temp):
 
     client = Client(server, verbose=False, download_files=str(tmp_path))
     result = client.predict(
-        handle_file(str(CLIP)), ["exact", "musetalk-v1.5"], "tiny", None, 0.1, "", False, 0, api_name="/analyze"
+        handle_file(str(CLIP)), ["exact", "musetalk-v1.5"], "tiny", None, 0.1, "", False, 0, "", "face", api_name="/analyze"
     )
     named = dict(zip(ANALYZE_OUTPUTS, result))
     report = named["report"]
@@ -147,6 +151,8 @@ def test_analysis_through_gradio_client_returns_the_report(server, client_temp):
     assert check["level"] == "warn" and check["value"] > 0
     downloads = [Path(p).name for p in named["downloads"]]
     assert downloads == ["report.json", "features.npz"]
+    assert report["lse"]["error"].startswith("no SyncNet weights; put syncnet_v2.model")
+    assert "Not measured: no SyncNet weights" in named["lse_panel"]
 
 
 def test_audit_tab_through_gradio_client(server, client_temp):
@@ -160,8 +166,8 @@ def test_audit_tab_through_gradio_client(server, client_temp):
         z.write(ROOT / "assets" / "sync_25fps.mp4", "set/sync_25fps.mp4")
         z.write(ROOT / "assets" / "audio_short.mp4", "set/audio_short.mp4")
     client = Client(server, verbose=False, download_files=str(tmp_path / "dl"))
-    summary, table, files = client.predict(handle_file(str(archive)), 0.1, 6, 0.5, api_name="/audit")
-    assert "2 clips: 1 kept, 1 dropped" in summary
+    summary, table, files = client.predict(handle_file(str(archive)), 0.1, 6, 0.5, 3, api_name="/audit")
+    assert "2 clips: 1 kept, 1 dropped" in summary and "LSE not measured: no SyncNet weights" in summary
     rows = {row[0]: row for row in table["data"]}
     assert rows["set/sync_25fps.mp4"][1] is True
     assert rows["set/audio_short.mp4"][2] == "duration-mismatch;training-window-short"

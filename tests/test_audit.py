@@ -8,7 +8,7 @@ from fractions import Fraction
 
 import pytest
 
-from museviz.audit import AuditSettings, run_audit
+from museviz.audit import AuditSettings, run_audit, summary_text
 from museviz.synth import ClipSpec, vfr_times, write_clip
 
 EXPECTED = {
@@ -107,3 +107,48 @@ def test_a_resumed_audit_with_other_settings_redoes_every_clip(dataset, tmp_path
     redone = run_audit(dataset, out, AuditSettings(max_offset_frames=8), workers=1)
     assert redone.resumed == 0
     assert {r["path"]: r["keep"] for r in redone.rows}["good/late_320ms.mp4"] is True
+
+
+@pytest.fixture(scope="module")
+def small_dataset(tmp_path_factory, speech):
+    root = tmp_path_factory.mktemp("lse_dataset")
+    write_clip(root / "talking.mp4", ClipSpec(duration_s=3.0, audio=speech, size=(160, 120)))
+    write_clip(root / "no_face.mp4", ClipSpec(duration_s=3.0, audio=speech, size=(160, 120), face=False))
+    return root
+
+
+def test_lse_columns_and_latentsyncs_rule_with_weights(small_dataset, tmp_path, syncnet_checkpoint):
+    strict = AuditSettings(syncnet=syncnet_checkpoint, min_lse_c=1e9, max_offset_frames=15)
+    summary = run_audit(small_dataset, tmp_path / "strict.csv", strict, workers=1)
+    rows = rows_by_path(summary)
+    talking = rows["talking.mp4"]
+    assert isinstance(talking["lse_c"], float) and isinstance(talking["lse_d"], float) and isinstance(talking["lse_offset"], int)
+    assert talking["keep"] is False and talking["reasons"] == "lse-confidence"
+    no_face = rows["no_face.mp4"]
+    assert "lse-unmeasured" in no_face["reasons"] and "LSE: no face found in no_face.mp4" in no_face["error"]
+    assert summary.lse_note is None
+    loose = rows_by_path(run_audit(small_dataset, tmp_path / "loose.csv", AuditSettings(syncnet=syncnet_checkpoint, min_lse_c=0, max_offset_frames=15), workers=1))
+    assert loose["talking.mp4"]["keep"] is True and loose["talking.mp4"]["lse_c"] == talking["lse_c"]
+
+
+@pytest.mark.parametrize("weights, says", [(None, "LSE not measured: no SyncNet weights"), ("broken.model", "LSE not measured: broken.model is not a SyncNet checkpoint")])
+def test_without_weights_or_with_a_broken_file_the_audit_says_so_once_and_completes(small_dataset, tmp_path, weights, says):
+    (tmp_path / "broken.model").write_text("not weights\n")
+    settings = AuditSettings(syncnet=str(tmp_path / weights) if weights else None)
+    summary = run_audit(small_dataset, tmp_path / "a.csv", settings, workers=1)
+    assert summary.lse_note.startswith(says) and "\n" not in summary.lse_note
+    assert summary_text(summary).count("LSE not measured") == 1
+    talking = rows_by_path(summary)["talking.mp4"]
+    assert talking["status"] == "ok" and talking["lse_c"] is None and "lse" not in talking["reasons"]
+
+
+def test_cli_audit_takes_the_syncnet_options(small_dataset, tmp_path, syncnet_checkpoint):
+    result = subprocess.run(
+        [sys.executable, "-m", "museviz.cli", "audit", str(small_dataset), "--out", str(tmp_path / "cli.csv"), "--workers", "1",
+         "--syncnet", syncnet_checkpoint, "--min-lse-c", "1e9", "--lse-crop", "whole"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "2 clips: 0 kept, 2 dropped" in result.stdout and "lse-confidence" in result.stdout
+    rows = {row["path"]: row for row in csv.DictReader(open(tmp_path / "cli.csv"))}
+    assert rows["no_face.mp4"]["lse_c"] != "" and json.loads((tmp_path / "cli.json").read_text())["settings"]["lse_crop"] == "whole"

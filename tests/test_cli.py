@@ -79,3 +79,39 @@ def test_a_missing_checkpoint_is_one_line_and_leaves_nothing(clips, tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == "museviz: error: Whisper checkpoint nope.pt does not exist: give the path of a .pt file in openai-whisper's format"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_analyze_with_syncnet_weights_fills_the_lse_block(clips, tmp_path, syncnet_checkpoint):
+    out = tmp_path / "o"
+    result = run("analyze", clips("cli25.mp4", duration_s=3.0), "--out", str(out), "--no-plots", "--no-overlay", "--syncnet", syncnet_checkpoint)
+    assert result.returncode == 0, result.stderr
+    lse = json.loads((out / "report.json").read_text())["lse"]
+    assert lse["crop"] == "face" and lse["checkpoint"]["name"] == "syncnet_random.model" and len(lse["checkpoint"]["sha256"]) == 64
+    assert len(lse["curve"]["mean_dist"]) == 31 and lse["n_windows"] == 70 == len(lse["framewise_conf"])
+    assert lse["lse_d"] == min(lse["curve"]["mean_dist"]) and lse["fps"] == 25 and not lse["resampled"]
+    assert lse["agreement"]["sync_offset_ms"] == 0.0
+    line = next(line for line in result.stdout.splitlines() if line.startswith("lse: "))
+    assert f"LSE-C {lse['lse_c']:.3f}, LSE-D {lse['lse_d']:.3f}, offset {lse['offset_frames']:+d} frames at 25 fps" in line
+
+
+def test_analyze_whole_frames_from_the_environments_weights(clips, tmp_path, syncnet_checkpoint):
+    out = tmp_path / "o"
+    env = {**os.environ, "MUSEVIZ_SYNCNET_CHECKPOINT": syncnet_checkpoint}
+    result = run("analyze", clips("cli25.mp4", duration_s=3.0), "--out", str(out), "--no-plots", "--no-overlay", "--no-sync", "--lse-crop", "whole", env=env)
+    assert result.returncode == 0, result.stderr
+    lse = json.loads((out / "report.json").read_text())["lse"]
+    assert lse["crop"] == "whole" and lse["agreement"] is None and "(whole crops, syncnet_random.model)" in result.stdout
+
+
+@pytest.mark.parametrize("weights, says", [
+    (None, "no SyncNet weights; put syncnet_v2.model (syncnet_python's published weights) in "),
+    ("broken.model", "broken.model is not a SyncNet checkpoint (not a torch file): give syncnet_v2.model"),
+])
+def test_without_weights_or_with_a_broken_file_lse_is_one_sentence_and_the_analysis_completes(clips, tmp_path, weights, says):
+    (tmp_path / "broken.model").write_text("not weights\n")
+    args = ["--syncnet", str(tmp_path / weights)] if weights else []
+    result = run("analyze", clips("cli25.mp4", duration_s=3.0), "--out", str(tmp_path / "o"), "--no-plots", "--no-overlay", *args)
+    assert result.returncode == 0, result.stderr
+    error = json.loads((tmp_path / "o" / "report.json").read_text())["lse"]["error"]
+    assert says in error and "\n" not in error
+    assert f"lse: not measured: {error}" in result.stdout.splitlines()

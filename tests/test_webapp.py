@@ -71,3 +71,34 @@ def test_learn_shows_v15_drift_at_2997_and_its_exit_at_60():
     timeline, drift, mapping, pitfalls = webapp.learn("60", 10, None)
     assert "v15-window-overflow" in pitfalls and "exits at frame 599" in pitfalls
     assert all(isinstance(img, np.ndarray) and img.ndim == 3 for img in (timeline, drift, mapping))
+
+
+def test_the_app_offers_the_servers_syncnet_weights_and_nothing_typed(tmp_path, monkeypatch, syncnet_checkpoint):
+    import gradio as gr
+
+    assert webapp.syncnet_choices() == [("none on this server", "")]
+    monkeypatch.setenv("MUSEVIZ_SYNCNET_CHECKPOINT", syncnet_checkpoint)
+    cached = tmp_path / "museviz" / "syncnet_v2.model"
+    cached.parent.mkdir()
+    cached.write_bytes(b"")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert webapp.syncnet_choices() == [("syncnet_random.model", syncnet_checkpoint), ("syncnet_v2.model", str(cached))]
+    assert webapp._options("tiny", None, 0.1, "", str(cached), "whole").syncnet_checkpoint == str(cached)
+    assert webapp._options("tiny", None, 0.1, "").syncnet_checkpoint == syncnet_checkpoint
+    for typed in ("/etc/passwd", str(tmp_path / "other.model")):
+        with pytest.raises(gr.Error, match="Unknown SyncNet weights"):
+            webapp._options("tiny", None, 0.1, "", typed, "face")
+    with pytest.raises(gr.Error, match="Unknown LSE crop"):
+        webapp._options("tiny", None, 0.1, "", syncnet_checkpoint, "mouth")
+
+
+def test_a_broken_syncnet_file_is_one_sentence_in_the_panel_and_the_analysis_completes(clips, tmp_path):
+    from museviz.analysis import Options, analyze
+
+    broken = tmp_path / "broken.model"
+    broken.write_text("not weights\n")
+    analysis = analyze(clips("panel25.mp4", duration_s=2.0), Options(syncnet_checkpoint=str(broken), syncnet_download=False))
+    assert analysis.sync is not None and analysis.lse is None
+    panel = webapp.lse_html(analysis)
+    assert "Not measured: broken.model is not a SyncNet checkpoint (not a torch file): give syncnet_v2.model" in panel
+    assert "\n" not in analysis.lse_error
