@@ -236,7 +236,10 @@ def lse_line(analysis) -> str:
     if lse is None:
         return f"lse: not measured: {analysis.lse_error}"
     agreement = lse.agreement(analysis.sync)
-    agrees = "" if agreement is None else f"; {'agrees' if agreement['agree'] else 'disagrees'} with the sync estimate ({analysis.sync.offset_frames:+d} frames)"
+    if agreement is None or agreement["agree"] is None:
+        agrees = ""
+    else:
+        agrees = f"; {'agrees' if agreement['agree'] else 'disagrees'} with the sync estimate ({analysis.sync.offset_frames:+d} frames)"
     return (
         f"lse: LSE-C {lse.scores.lse_c:.3f}, LSE-D {lse.scores.lse_d:.3f}, offset {lse.scores.offset_frames:+d} frames at 25 fps"
         f"{agrees} ({lse.crop} crops, {lse.checkpoint_name})"

@@ -95,23 +95,15 @@ def face_boxes(media: Media, sync) -> np.ndarray:
     """(n_frames, 4) float face boxes (x, y, w, h in px of the upright picture; NaN where no
     face): the one place LSE reads the face track from.
 
-    The sync estimate's per-frame face boxes when it has them; else its mouth boxes turned
-    back into the face boxes they were cut from; else (no estimate, or one on a region the
-    user gave) the face tracking of a fresh estimate.
+    The sync estimate's per-frame face boxes (``museviz.face``); without an estimate, or
+    with one measured in a region the user gave, the face is tracked now.
     """
-    from museviz.sync import MOUTH_IN_FACE, ROI_FACE, estimate_sync
+    from museviz.mouth import ROI_FACE
+    from museviz.sync import measure_mouth
 
-    boxes = getattr(sync, "face_boxes_px", None)
-    if boxes is not None:
-        return np.asarray(boxes, float)
-    if sync is None or sync.roi_source != ROI_FACE:
-        sync = estimate_sync(media)
-    if sync.roi_source != ROI_FACE:
-        return np.full((media.video.n_frames, 4), np.nan)
-    fx, fy, fw, fh = MOUTH_IN_FACE
-    mx, my, mw, mh = np.asarray(sync.mouth_boxes_px, float).T
-    w, h = mw / fw, mh / fh
-    return np.stack([mx - fx * w, my - fy * h, w, h], axis=1)
+    if sync is not None and sync.roi_source == ROI_FACE:
+        return np.asarray(sync.face_boxes_px, float)
+    return measure_mouth(media).face_boxes_px
 
 
 def slot_boxes(boxes_px: np.ndarray, slots: np.ndarray) -> np.ndarray | None:
@@ -231,9 +223,11 @@ class LseResult:
 
     def agreement(self, sync) -> dict | None:
         """Whether the weight-free estimate ``sync`` finds the same offset (within one 25 fps
-        frame); None without an estimate."""
+        frame); None without an estimate, ``agree`` None when the estimate is not reliable."""
         if sync is None:
             return None
+        if not sync.reliable:
+            return {"sync_offset_ms": None, "lse_offset_ms": round(self.offset_ms, 1), "difference_ms": None, "agree": None}
         difference_ms = self.offset_ms - sync.offset_ms
         return {
             "sync_offset_ms": round(sync.offset_ms, 1),

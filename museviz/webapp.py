@@ -459,6 +459,8 @@ def lse_html(analysis: Analysis) -> str:
     agreement = lse.agreement(analysis.sync)
     if agreement is None:
         compared = "No weight-free estimate to compare with."
+    elif agreement["agree"] is None:
+        compared = "The weight-free estimate is not reliable on this clip: nothing to compare with."
     elif agreement["agree"]:
         compared = f"Agrees with the weight-free estimate ({analysis.sync.offset_frames:+d} frames = {analysis.sync.offset_ms:+.0f} ms)."
     else:
@@ -466,7 +468,7 @@ def lse_html(analysis: Analysis) -> str:
                     f"{analysis.sync.offset_ms:+.0f} ms ({analysis.sync.offset_frames:+d} frames); look at both curves.")
     rule = f"LSE-C &ge; {KEEP_MIN_LSE_C:g} and |offset| &le; {LSE_MAX_OFFSET}"
     verdict = f"kept by LatentSync's rule ({rule})" if lse.keep else f"dropped by LatentSync's rule ({rule})"
-    level = "ok" if lse.keep and (agreement is None or agreement["agree"]) else "warn"
+    level = "ok" if lse.keep and (agreement is None or agreement["agree"] is not False) else "warn"
     words = offset_words(scores.offset_frames)
     notes = [*lse.notes, f"{scores.n_windows} windows of 5 frames; weights {lse.checkpoint_name} (sha256 {lse.checkpoint_sha256[:12]}...) on {lse.device}"]
     return (

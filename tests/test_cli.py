@@ -89,7 +89,7 @@ def test_analyze_with_syncnet_weights_fills_the_lse_block(clips, tmp_path, syncn
     assert lse["crop"] == "face" and lse["checkpoint"]["name"] == "syncnet_random.model" and len(lse["checkpoint"]["sha256"]) == 64
     assert len(lse["curve"]["mean_dist"]) == 31 and lse["n_windows"] == 70 == len(lse["framewise_conf"])
     assert lse["lse_d"] == min(lse["curve"]["mean_dist"]) and lse["fps"] == 25 and not lse["resampled"]
-    assert lse["agreement"]["sync_offset_ms"] == 0.0
+    assert abs(lse["agreement"]["sync_offset_ms"]) < 20 and lse["agreement"]["agree"] is not None
     line = next(line for line in result.stdout.splitlines() if line.startswith("lse: "))
     assert f"LSE-C {lse['lse_c']:.3f}, LSE-D {lse['lse_d']:.3f}, offset {lse['offset_frames']:+d} frames at 25 fps" in line
 

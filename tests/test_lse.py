@@ -134,7 +134,8 @@ def test_face_crops_follow_the_sync_estimates_face_box(clips, syncnet_checkpoint
     assert result.crop == "face" and result.face_fraction == 1.0
     assert "museviz's tracked face box" in result.notes[1]
     report = result.to_dict(sync)
-    assert report["agreement"]["sync_offset_ms"] == round(sync.offset_ms, 1)
+    assert not sync.reliable  # 2 s is too short to know what chance looks like: nothing to agree with
+    assert report["agreement"]["agree"] is None and report["agreement"]["lse_offset_ms"] == round(result.offset_ms, 1)
     assert len(report["curve"]["mean_dist"]) == 31 and report["curve"]["offset_frames"][0] == 15
     assert len(report["framewise_conf"]) == report["n_windows"] == 45
 
