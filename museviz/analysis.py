@@ -93,7 +93,7 @@ def analyze(path: str | os.PathLike, options: Options = Options(), progress: Pro
             sync, sync_error = estimate_sync(media, options.roi, lambda f, d: report(0.6 + 0.2 * f, d)), None
         except MusevizError as exc:
             sync_error = str(exc)
-    checks.append(sync_check(sync, sync_error))
+    checks.append(sync_check(sync, sync_error, media.path))
     lse, lse_error = None, None
     try:
         lse = measure_lse(media, sync, options.syncnet_checkpoint, options.lse_crop, options.syncnet_download, lambda f, d: report(0.8 + 0.2 * f, d))
