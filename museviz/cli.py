@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"smallest SyncNet confidence (LSE-C) kept, when LSE is measured (default {KEEP_MIN_LSE_C:g}, LatentSync's)")
     _add_lse(u)
     _add_limits(u)
+    u.add_argument("--fix-dir", metavar="DIR",
+                   help="write a fixed copy (25 fps, the offset removed, the audio trimmed) of every clip whose faults can all be fixed into DIR, re-checked")
     f = commands.add_parser("fix", help="write a fixed copy of one video: a constant frame rate, the audio in sync, matching lengths")
     f.add_argument("video", help="the video file (mp4, mov, webm, mkv, avi); never written to")
     f.add_argument("--out", required=True, metavar="FIXED.mp4", help="the fixed clip, an mp4 file (written whole or not at all)")
@@ -236,7 +238,7 @@ def _audit(args: argparse.Namespace) -> int:
     from museviz.audit import AuditSettings, ProgressBar, run_audit, summary_text
 
     settings = AuditSettings(args.duration_tolerance, args.max_offset, args.min_confidence, args.roi, _limits(args),
-                             syncnet=args.syncnet, lse_crop=args.lse_crop, min_lse_c=args.min_lse_c)
+                             syncnet=args.syncnet, lse_crop=args.lse_crop, min_lse_c=args.min_lse_c, fix_dir=args.fix_dir)
     result = run_audit(args.folder, args.out, settings, workers=args.workers, scheduler=args.scheduler, progress=ProgressBar())
     print(summary_text(result))
     return 0
