@@ -15,7 +15,9 @@ The output's clock starts at the source's first frame:
   the first frame cut, or silence put in front of an audio track that starts late); then
   the samples move by the offset to remove. The offset is in SyncNet's sign, as museviz
   measures it (positive: the audio is early): an offset of k frames moves the audio
-  ``k / fps`` s later, ``fps`` the source's. The audio keeps its length, or with ``trim``
+  ``k / fps`` s later, ``fps`` the source's; ``auto`` moves it by the estimate's offset in
+  ms (measured to a quarter frame), not rounded to whole frames, so that what is left is
+  below a frame at any output rate. The audio keeps its length, or with ``trim``
   is cut or padded with silence to the video's. AAC at the source's sample rate (or the
   one asked), or the source's packets copied when nothing about the audio changes.
 """
@@ -261,7 +263,8 @@ def plan_fix(before: Findings, options: FixOptions) -> Plan:
 
 
 def _offset_seconds(before: Findings, offset: Offset) -> tuple[float, int | None]:
-    """The offset to remove in s (SyncNet's sign), and in source frames when it is whole frames."""
+    """The offset to remove in s (SyncNet's sign), and in source frames when given in frames
+    or measured (then rounded; the seconds are the estimate's, to a quarter frame)."""
     fps = before.media.video.fps
     name = os.path.basename(before.media.path)
     if not offset.auto:
@@ -277,7 +280,7 @@ def _offset_seconds(before: Findings, offset: Offset) -> tuple[float, int | None
         raise MusevizError(f"{name}: the offset is not measured reliably (confidence {sync.confidence:.2f}{': ' + why if why else ''}); {instead}")
     if sync.drift_ms_per_min is not None:
         raise MusevizError(f"{name}: {sync.words}, and one shift cannot fix a drift; {instead}")
-    return sync.offset_frames / fps, sync.offset_frames
+    return sync.offset_ms / 1000.0, sync.offset_frames
 
 
 def source_frames(frame_pts: np.ndarray, time_base: Fraction, fps: Fraction, n_frames: int) -> np.ndarray:
@@ -522,9 +525,9 @@ def done_words(result: FixResult) -> str:
     if plan.audio:
         if plan.offset_s:
             way = "later" if plan.offset_s > 0 else "earlier"
-            frames = f"{plan.offset_frames:+d} frames, " if plan.offset_frames is not None else ""
-            how = "as measured" if plan.offset_measured else "as given"
-            parts.append(f"audio moved {abs(plan.offset_s) * 1000:.0f} ms {way} (offset {frames}{how})")
+            given = f"{plan.offset_frames:+d}f" if plan.offset_frames is not None else f"{plan.offset_s * 1000:+g}ms"
+            how = "the offset measured" if plan.offset_measured else f"offset {given} as given"
+            parts.append(f"audio moved {abs(plan.offset_s) * 1000:.0f} ms {way} ({how})")
         elif plan.offset_measured:
             parts.append("audio not moved (measured in sync)")
         audio_start = abs(before.video.start_offset_s) > START_TOLERANCE_S

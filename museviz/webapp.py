@@ -219,13 +219,14 @@ FIX_SAMPLE_RATE_CHOICES = ("keep", "16000", "22050", "44100", "48000")
 
 def fix_defaults(key: str | None) -> tuple:
     """The Fix panel after an analysis: shown, its options prefilled from the findings (the
-    measured offset when reliable, 25 fps, trimming when the lengths disagree)."""
+    measured offset in ms when it is reliable and a frame or more, 25 fps, trimming when the
+    lengths disagree)."""
     analysis = _recall(key).analysis
     sync = analysis.sync
     measured = sync is not None and sync.reliable and sync.drift_ms_per_min is None
     levels = {c.id: c.level for c in analysis.checks}
     trim = analysis.media.audio.present and "warn" in (levels.get("duration-mismatch"), levels.get("training-window-short"))
-    offset = f"{sync.offset_frames:+d}f" if measured and sync.offset_frames else "0"
+    offset = f"{round(sync.offset_ms):+d}ms" if measured and sync.offset_frames else "0"
     return gr.update(visible=True), offset, FIX_FPS_CHOICES[0], bool(trim), FIX_SAMPLE_RATE_CHOICES[0]
 
 

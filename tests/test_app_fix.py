@@ -25,15 +25,15 @@ def test_fix_this_clip_after_an_analysis_plays_the_fixed_clip_in_the_browser(ser
     page.locator("#run").click()
     page.locator("#fix_run").wait_for(timeout=300_000)
 
-    measured = re.search(r"offset ([+-]\d+) frames", page.locator("#sync").inner_text()).group(1)
+    measured = re.search(r"offset [+-]\d+ frames = ([+-]\d+) ms", page.locator("#sync").inner_text()).group(1)
     assert int(measured) < 0  # the audio is late
-    assert page.locator("#fix_offset textarea").input_value() == f"{measured}f"
+    assert page.locator("#fix_offset textarea").input_value() == f"{measured}ms"
     page.locator("#fix_run").click()
     video = page.locator("#fixed_video video")
     video.wait_for(timeout=120_000)
 
     summary = page.locator("#fix_summary").inner_text()
-    assert f"offset {measured} frames, as given" in summary
+    assert f"audio moved {-int(measured)} ms earlier (offset {measured}ms as given)" in summary
     sync_row = next(line for line in summary.splitlines() if line.startswith("sync-offset"))
     assert re.search(r"WARN\s+-\d frames .*→\s+OK\s+[+-][01] frames", sync_row), sync_row
     response = page.request.get(video.get_attribute("src"))
