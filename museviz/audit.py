@@ -34,7 +34,7 @@ from pathlib import Path
 
 from museviz.checks import CLIP_CHECK_IDS, DEFAULT_DURATION_TOLERANCE_S, TARGET_FPS
 from museviz.errors import MusevizError
-from museviz.fix import Findings, FixOptions, Offset, findings_of, fix_clip
+from museviz.fix import AUTO, Findings, FixOptions, Offset, findings_of, fix_clip
 from museviz.lse import CROP_FACE, KEEP_MIN_LSE_C, measure_lse
 from museviz.media import Limits, read_media
 from museviz.mouth import Roi
@@ -188,7 +188,8 @@ def _fix(row: dict, findings: Findings, reasons: list[str], settings: AuditSetti
         return
     name = fixed_name(row["path"])
     out = Path(settings.fix_dir) / name
-    options = FixOptions(Offset("f", offset), Fraction(TARGET_FPS), trim=True, roi=settings.roi,
+    # An offset to remove is the estimate's, to a quarter frame, as museviz fix --offset auto takes it.
+    options = FixOptions(Offset(AUTO) if offset else Offset("f", 0), Fraction(TARGET_FPS), trim=True, roi=settings.roi,
                          duration_tolerance_s=settings.duration_tolerance_s, limits=settings.limits)
     made = [d for d in (out.parent, *out.parent.parents) if not d.exists()]
     out.parent.mkdir(parents=True, exist_ok=True)
