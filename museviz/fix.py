@@ -24,6 +24,7 @@ The output's clock starts at the source's first frame:
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tempfile
@@ -218,10 +219,6 @@ class Plan:
     def n_frames(self) -> int:
         return len(self.source_frames)
 
-    @property
-    def duration_s(self) -> float:
-        return self.n_frames / self.fps
-
 
 def plan_fix(before: Findings, options: FixOptions) -> Plan:
     """The plan for ``before``'s clip, or a ``MusevizError`` saying in one sentence why the
@@ -318,29 +315,14 @@ def write_fixed(media: Media, plan: Plan, out_path: str | os.PathLike, progress:
     except (av.FFmpegError, OSError) as exc:
         raise MusevizError(f"{os.path.basename(media.path)} cannot be read again ({getattr(exc, 'strerror', None) or exc})") from None
     pts_to_idx = {int(p): i for i, p in enumerate(media.video.frame_pts)}
-    every = max(1, plan.n_frames // 50)
     with source, written(out_path) as part:
         with av.open(str(part), "w", format="mp4", options=MP4_OPTIONS) as output:
             in_video = source.streams.video[0]
             in_video.thread_type = "AUTO"
             in_audio = source.streams.audio[0] if plan.audio else None
-            out_video = _video_stream(output, media, plan.fps)
+            video = VideoTrack(output, _video_stream(output, media, plan.fps), plan.source_frames, report)
             audio = AudioTrack(output, in_audio, plan.audio_shift_s, plan.sample_rate, plan.audio_length_s, plan.audio_start_s) if in_audio else None
-            shown = plan.source_frames
-            next_out = 0  # the next output frame to encode
-            last = None  # the latest decoded source frame
             decoded = 0
-
-            def encode_until(frame_idx: int, frame) -> None:
-                """Encode ``frame`` as every output frame that shows a source frame before ``frame_idx``."""
-                nonlocal next_out
-                while next_out < plan.n_frames and shown[next_out] < frame_idx:
-                    frame.pts, frame.time_base = next_out, out_video.codec_context.time_base
-                    output.mux(out_video.encode(frame))
-                    next_out += 1
-                    if next_out % every == 0:
-                        report(next_out / plan.n_frames, f"Writing frame {next_out} of {plan.n_frames}")
-
             for packet in source.demux([in_video] + ([in_audio] if in_audio else [])):
                 if packet.stream.type == "audio":
                     audio.feed(packet)
@@ -348,18 +330,49 @@ def write_fixed(media: Media, plan: Plan, out_path: str | os.PathLike, progress:
                 for frame in decode_packet(packet):
                     frame_idx = pts_to_idx.get(frame.pts, decoded if frame.pts is None else None)
                     decoded += 1
-                    if frame_idx is None:
-                        continue
-                    frame.pict_type = av.video.frame.PictureType.NONE  # the encoder chooses its own frame types
-                    encode_until(frame_idx, last if last is not None else frame)
-                    last = frame
-            if last is None:
+                    if frame_idx is not None:
+                        video.add(frame_idx, frame)
+            if not video.finish():
                 raise MusevizError(f"{os.path.basename(media.path)} has no frame that decodes: nothing to fix")
-            encode_until(media.video.n_frames, last)
-            output.mux(out_video.encode(None))
             if audio is not None:
                 audio.finish()
     return out_path
+
+
+class VideoTrack:
+    """Source frames, decoded in presentation order, into the output: each one encoded once
+    for every output frame that shows it (``shown[k]``: the source frame output frame k
+    shows), with pts k in the stream's time base ``1 / fps``. A source frame that never
+    decodes is stood in for by the one before it."""
+
+    def __init__(self, output, stream, shown: np.ndarray, progress: Progress):
+        self.output, self.stream, self.shown, self.progress = output, stream, shown, progress
+        self.next_out = 0  # the next output frame to encode
+        self.last = None  # the latest source frame added
+        self.every = max(1, len(shown) // 50)  # output frames between progress reports
+
+    def add(self, frame_idx: int, frame) -> None:
+        frame.pict_type = av.video.frame.PictureType.NONE  # the encoder chooses its own frame types
+        self._encode_until(frame_idx, self.last if self.last is not None else frame)
+        self.last = frame
+
+    def finish(self) -> bool:
+        """Encode the output frames left; False when no source frame was added."""
+        if self.last is None:
+            return False
+        self._encode_until(math.inf, self.last)
+        self.output.mux(self.stream.encode(None))
+        return True
+
+    def _encode_until(self, frame_idx: float, frame) -> None:
+        """``frame`` as every output frame still to encode that shows a source frame before ``frame_idx``."""
+        n_out = len(self.shown)
+        while self.next_out < n_out and self.shown[self.next_out] < frame_idx:
+            frame.pts, frame.time_base = self.next_out, self.stream.codec_context.time_base
+            self.output.mux(self.stream.encode(frame))
+            self.next_out += 1
+            if self.next_out % self.every == 0:
+                self.progress(self.next_out / n_out, f"Writing frame {self.next_out} of {n_out}")
 
 
 def _video_stream(output, media: Media, fps: Fraction):
