@@ -6,6 +6,7 @@ Bad input ends with exit status 2 and one line ``museviz: error: ...`` on stderr
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import shutil
@@ -15,7 +16,7 @@ from pathlib import Path
 from museviz.checks import DEFAULT_DURATION_TOLERANCE_S, TARGET_FPS
 from museviz.config import CHECKPOINT_ENV, CLI_DECODE_TIMEOUT_S, CLI_MAX_DURATION_S, DEFAULT_MODEL, SYNCNET_ENV, env_checkpoint, env_syncnet
 from museviz.errors import MusevizError
-from museviz.fix import AUTO, OFFSET_HELP, parse_fps, parse_offset, parse_sample_rate
+from museviz.fix import AUTO, OFFSET_HELP, FixOptions, done_words, fix_clip, parse_fps, parse_offset, parse_sample_rate
 from museviz.lse import CROP_FACE, CROP_MODES, KEEP_MIN_LSE_C
 from museviz.media import Limits, check_video
 from museviz.mouth import parse_roi
@@ -245,12 +246,6 @@ def _audit(args: argparse.Namespace) -> int:
 
 
 def _fix(args: argparse.Namespace) -> int:
-    import json
-
-    from museviz.fix import FixOptions, check_output, fix_clip
-
-    check_video(args.video, _limits(args))
-    check_output(args.video, args.out)
     options = FixOptions(args.offset, args.fps, args.trim, args.sample_rate, args.roi, args.duration_tolerance, _limits(args))
     result = fix_clip(args.video, args.out, options)
     print(json.dumps(result.to_dict(), indent=1) if args.json else fix_summary(result))
@@ -259,8 +254,6 @@ def _fix(args: argparse.Namespace) -> int:
 
 def fix_summary(result) -> str:
     """The fix in a few lines: what was done, then each check before -> after."""
-    from museviz.fix import done_words
-
     lines = [f"fixed {os.path.basename(result.source)} into {result.out_path}: {done_words(result)}"]
     changes = result.changes
     width = max(len(c.before_text) for c in changes)

@@ -507,7 +507,7 @@ def fix_clip(source: str | os.PathLike, out_path: str | os.PathLike, options: Fi
 
 
 def state_text(check_id: str, findings: Findings) -> str:
-    """What one check looks at, in a few words: ``"29.970 fps"``, ``"audio +500 ms"``, ``"in sync"``."""
+    """What one check looks at, in a few words: ``"29.970 fps"``, ``"audio +500 ms"`` (than the video)."""
     video, audio = findings.media.video, findings.media.audio
     check = findings.check(check_id)
     if check_id == "fps-not-25":
@@ -515,13 +515,13 @@ def state_text(check_id: str, findings: Findings) -> str:
     if check_id == "vfr":
         return "variable" if video.vfr else "constant"
     if check_id == "stream-start-offset":
-        return f"first frame {video.start_offset_s * 1000:+.0f} ms from the first sample"
+        return f"streams start {video.start_offset_s * 1000:+.0f} ms apart"
     if not audio.present:
         return "no audio"
     if check_id == "duration-mismatch":
-        return f"audio {(audio.duration_s - video.duration_s) * 1000:+.0f} ms against the video"
+        return f"audio {(audio.duration_s - video.duration_s) * 1000:+.0f} ms"
     if check_id == "training-window-short":
-        return f"{check.value:.0f} training frames dropped" if check.level != "ok" else "no training frame dropped"
+        return f"{check.value:.0f} frames dropped" if check.level != "ok" else "none dropped"
     sync = findings.sync
     if sync is None:
         return f"not measured ({findings.sync_error})"

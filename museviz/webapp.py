@@ -265,14 +265,14 @@ def fix_html(result: FixResult) -> str:
     """What the fix did, and each check before -> after, in the checks' colours."""
     badge = lambda level: f"<span class='mv-level' style='background:{LEVEL_COLORS[level]}'>{level}</span>"  # noqa: E731
     rows = "".join(
-        f"<tr><th>{c.id}</th><td>{badge(c.before.level)} {html.escape(c.before_text)}</td><td>&rarr;</td>"
-        f"<td>{badge(c.after.level)} {html.escape(c.after_text)}</td></tr>"
+        f"<div class='mv-check mv-{c.after.level}' style='border-left-color:{LEVEL_COLORS[c.after.level]}'><b>{c.id}</b><br>"
+        f"{badge(c.before.level)} {html.escape(c.before_text)} &rarr; {badge(c.after.level)} {html.escape(c.after_text)}</div>"
         for c in result.changes
     )
     still = "".join(f"<li>{c.id}: {html.escape(c.after.message)}</li>" for c in result.changes if c.after.level in ("warn", "error"))
     return (
         f"<div class='mv-fixed'><p>{html.escape(done_words(result))}</p>"
-        f"<table class='mv-table'><tr><th>check</th><th>before</th><th></th><th>after (the fixed clip, analysed again)</th></tr>{rows}</table>"
+        f"<p>Each check before &rarr; after (the fixed clip, analysed again):</p>{rows}"
         f"{f'<p>Still to look at:</p><ul>{still}</ul>' if still else ''}</div>"
     )
 

@@ -34,7 +34,8 @@ def test_fix_this_clip_after_an_analysis_plays_the_fixed_clip_in_the_browser(ser
 
     summary = page.locator("#fix_summary").inner_text()
     assert f"audio moved {-int(measured)} ms earlier (offset {measured}ms as given)" in summary
-    sync_row = next(line for line in summary.splitlines() if line.startswith("sync-offset"))
+    lines = summary.splitlines()
+    sync_row = lines[lines.index("sync-offset") + 1]
     assert re.search(r"WARN\s+-\d frames .*→\s+OK\s+[+-][01] frames", sync_row), sync_row
     response = page.request.get(video.get_attribute("src"))
     assert response.status == 200 and response.headers["content-type"] == "video/mp4"
