@@ -3,9 +3,9 @@
 An open mouth shows its dark inside; closed lips, lips pressed together for /p b m/, and
 teeth show none. So the mouth is cut out of the grey picture along the face's own axes
 (centred on the 20 lip landmarks, level with the eyes, ``MOUTH_CROP_EYES`` eye distances
-wide, so its size follows the face and not the camera), and its openness is the share of
-the crop's middle that is darker than ``DARK_FRACTION`` of the crop's median grey: a ratio,
-so a light that brightens or dims the whole face by 20% changes nothing, and bright teeth
+wide, so its size follows the face and not the camera), and its openness is how much of
+the crop's middle is darker than ``DARK_FRACTION`` of the crop's median grey: a ratio, so
+a light that brightens or dims the whole face by 20% changes nothing, and bright teeth
 count as closed. On real faces this follows speech better than the distance between the
 lip landmarks, which tracks a smile as much as an opening (see ``museviz.sync``).
 """
@@ -23,7 +23,7 @@ from museviz.face import LEFT_EYE, LIPS, RIGHT_EYE, FaceTracker, eye_distance, f
 CROP_W, CROP_H = 32, 20  # px of the mouth crop
 MOUTH_CROP_EYES = 1.3  # crop width in eye distances: the lips and a margin of cheek
 SAMPLE_MAX_W = 128  # px: the crop is first sampled at most this wide, then area-averaged down (no aliasing)
-DARK_FRACTION = 0.6  # a pixel darker than this share of the crop's median grey is the mouth's inside
+DARK_FRACTION = 0.7  # a pixel darker than this share of the crop's median grey is (partly) the mouth's inside
 INSIDE = (slice(5, 15), slice(9, 23))  # rows, columns of the crop where the inside of an open mouth appears
 LANDMARK_EVERY_S = 0.1  # s between landmark fits (every third frame at 25 and 30 fps); frames between are interpolated
 ROI_FACE, ROI_USER, ROI_DEFAULT = "face", "user", "default"  # where the mouth was measured
@@ -85,9 +85,14 @@ def region_crop(gray: np.ndarray, box_px: tuple[int, int, int, int]) -> np.ndarr
 
 
 def darkness(crop: np.ndarray) -> float:
-    """The share (0..1) of the crop's ``INSIDE`` darker than ``DARK_FRACTION`` of its median grey."""
-    median = float(np.median(crop))
-    return float((crop[INSIDE] < DARK_FRACTION * median).mean()) if median > 0 else math.nan
+    """How much of the crop's ``INSIDE`` is dark (0..1): each pixel counts by how far it falls
+    below ``DARK_FRACTION`` of the crop's median grey (0 at that level, 1 at black), so a
+    mouth opening or closing changes the measure smoothly rather than a pixel at a time."""
+    level = DARK_FRACTION * float(np.median(crop))
+    if level <= 0:
+        return math.nan
+    inside = crop[INSIDE].astype(np.float32)
+    return float(np.clip(level - inside, 0.0, None).mean() / level)
 
 
 @dataclass(frozen=True)
