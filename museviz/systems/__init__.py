@@ -5,4 +5,26 @@ Importing ``museviz.rules`` imports this package, and each module registers its 
 A new system is a new module here, added to the list.
 """
 
-from museviz.systems import musetalk, latentsync, wav2lip, reference  # noqa: F401  (order: the first rules museviz had)
+from museviz.systems import (  # noqa: F401
+    musetalk,
+    latentsync,
+    wav2lip,
+    reference,
+    hallo,
+    memo,
+    float_,
+    vexpress,
+    sonic,
+    echomimic,
+    joyvasa,
+    aniportrait,
+    sadtalker,
+    dinet,
+    iplap,
+    diff2lip,
+    talklip,
+    nerf,
+    makeittalk,
+    pcavs,
+    livetalking,
+)

@@ -110,28 +110,27 @@ def half_pixel(rows, n_rows: int, n_native: int) -> tuple[np.ndarray, np.ndarray
     return raw, np.clip(raw, 0.0, n_native - 1)
 
 
-def att_windows(n_features: int, n_frames: int) -> tuple[np.ndarray, int | None]:
+def att_windows(n_features: int, n_frames: int, width: int = ATT_FEATURES, left: int = ATT_LEFT) -> tuple[np.ndarray, int | None]:
     """AD-NeRF's ``get_audio_features(att_mode=2)``: frame ``i`` reads per-frame features
-    ``[i - 4, i + 4)``, zeros outside; returns (the (n_frames, 8) feature indices, the first
-    frame whose window comes out shorter than 8 or None).
+    ``[i - left, i - left + width)`` (``[i - 4, i + 4)``), zeros outside; returns (the
+    (n_frames, width) feature indices, the first frame whose window comes out short, or None).
 
     The zeros are ``zeros_like(auds[:pad])``, at most as many rows as the slice holds, so
-    with 3 features or fewer some windows are shorter than 8, and ``AudioAttNet``'s
-    ``Linear(8, 8)`` cannot take them.
+    with fewer features than ``width - left`` some windows are short, and the network that
+    takes them (``AudioAttNet``'s ``Linear(8, 8)``) cannot.
     """
-    starts = np.arange(n_frames, dtype=np.int64) - ATT_LEFT
+    starts = np.arange(n_frames, dtype=np.int64) - left
     short = None
-    if n_features < ATT_FEATURES - ATT_LEFT:
-        lengths = [_att_length(n_features, i) for i in range(n_frames)]
-        short = next((i for i, n in enumerate(lengths) if n != ATT_FEATURES), None)
-    return windows(starts, ATT_FEATURES), short
+    if n_features < width - left:
+        short = next((i for i in range(n_frames) if _att_length(n_features, i, width, left) != width), None)
+    return windows(starts, width), short
 
 
-def _att_length(n_features: int, index: int) -> int:
+def _att_length(n_features: int, index: int, width: int, left: int) -> int:
     """How many rows ``get_audio_features`` returns for ``index`` (see ``att_windows``)."""
-    left, right = index - ATT_LEFT, index + ATT_FEATURES - ATT_LEFT
-    pad_left, pad_right = max(-left, 0), max(right - n_features, 0)
-    length = min(right, n_features) - max(left, 0)
+    first, end = index - left, index - left + width
+    pad_left, pad_right = max(-first, 0), max(end - n_features, 0)
+    length = min(end, n_features) - max(first, 0)
     length += min(pad_left, length)
     return length + min(pad_right, length)
 
