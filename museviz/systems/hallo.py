@@ -192,7 +192,7 @@ def hallo_train(t: Timeline) -> Schedule:
     raw = align_corners(rows, n_frames, n_cnn)
     frame = np.arange(t.n_frames)
     last_start = t.n_frames - TRAIN_FRAMES - TRAIN_MARGIN - 1
-    sampled = (frame >= TRAIN_MOTION_FRAMES) & (frame <= last_start + TRAIN_FRAMES - 1)
+    sampled = (frame >= TRAIN_MOTION_FRAMES) & (frame <= last_start + TRAIN_FRAMES - 1) & (last_start >= TRAIN_MOTION_FRAMES)
     readable = (rows >= 0).all(axis=1) & (rows <= n_frames - 1).all(axis=1)
     indices = np.where((rows >= 0) & (rows <= n_frames - 1), raw, np.nan)
     return make_schedule("hallo-train", "wav2vec2", HALLO_FPS, n_cnn, raw, SKIP, own_frames(t), t, indices=indices, dropped=~(sampled & readable))

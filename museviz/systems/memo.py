@@ -87,5 +87,6 @@ def memo_train(t: Timeline) -> Schedule:
     rows = np.arange(t.n_frames)[:, None] + np.arange(-REACH, REACH + 1)
     raw = align_corners(rows, t.n_frames, n_cnn)
     frame = np.arange(t.n_frames)
-    sampled = (frame >= PAST_FRAMES) & (frame <= t.n_frames - CLIP_FRAMES - TRAIN_MARGIN - 1 + CLIP_FRAMES - 1)
+    last_start = t.n_frames - CLIP_FRAMES - TRAIN_MARGIN - 1
+    sampled = (frame >= PAST_FRAMES) & (frame <= last_start + CLIP_FRAMES - 1) & (last_start >= PAST_FRAMES)
     return make_schedule("memo-train", "wav2vec2", t.fps, n_cnn, raw, SKIP, own_frames(t), t, dropped=~sampled)
