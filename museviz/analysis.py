@@ -12,7 +12,7 @@ from museviz.checks import DEFAULT_DURATION_TOLERANCE_S, Check, run_checks, sync
 from museviz.errors import MusevizError
 from museviz.media import Limits, Media, read_media
 from museviz.mel80 import mel80
-from museviz.rules import Schedule, Timeline, schedule_all
+from museviz.rules import Rule, Schedule, Timeline, schedule_all
 from museviz.sync import Roi, SyncResult, estimate_sync
 from museviz.whisper50 import DEFAULT_MODEL, Whisper50, load_encoder, whisper50
 
@@ -30,6 +30,7 @@ class Options:
     sync: bool = True  # estimate the audio-visual offset (decodes every frame)
     roi: Roi | None = None  # the mouth region for the offset estimate; None: find the face
     limits: Limits = Limits()  # longest clip and decoding time accepted
+    custom_rules: tuple[Rule, ...] = ()  # rules of the user's own (museviz.spec), applied after every system's
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,7 +78,7 @@ def analyze(path: str | os.PathLike, options: Options = Options(), progress: Pro
     report(0.25, "Encoding whisper50")
     whisper = whisper50(media.audio_16k, encoder)
     report(0.6, "Applying each system's rule")
-    schedules = schedule_all(timeline)
+    schedules = schedule_all(timeline) | {r.name: r.schedule(timeline) for r in options.custom_rules}
     checks = run_checks(media, timeline, schedules, options.duration_tolerance_s)
     sync, sync_error = None, "the sync estimate was turned off"
     if options.sync:

@@ -53,6 +53,7 @@ MAX_EXTRA_ROWS = 6  # chunks past the last frame listed per rule in the edge vie
 MIN_GRID_PX = 4.0  # feature cells narrower than this on screen get no grid lines
 MIN_LABEL_PX = 30.0  # frame boxes narrower than this are labelled only if the view is about them
 LABEL_CHAR_PX = 5.5  # px per character of a 7.5 pt frame label
+LABEL_CHAR_IN = 0.075  # inches per character of a bold 9.5 pt rule name
 MIN_INDEX_PX = 34.0  # feature index labels along a lanes axis at least this far apart
 INDEX_STEPS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 10**9)
 ROW_IN = 0.19  # inches per window row
@@ -278,7 +279,8 @@ def frame_figure(timeline: Timeline, schedules: dict[str, Schedule], frame_idx: 
     heights = [FRAME_STRIP_IN] + [sum(s.stream == st for s in picked.values()) * FRAME_ROW_IN for st in streams]
     lanes_in = sum(heights) + AXIS_GAP_IN * len(streams) + FRAME_BOTTOM_IN
     text_in = sum(FORMULA_HEAD_IN + FORMULA_LINE_IN * len(v[1:]) + FORMULA_GAP_IN for v in lines.values())
-    left_in, lanes_width_in = 1.5, 6.3
+    longest = max((len(n) + (len(s.grid) + 3 if s.grid != s.stream else 0) for n, s in picked.items()), default=0)
+    left_in, lanes_width_in = max(1.5, 0.5 + longest * LABEL_CHAR_IN), 6.3
     width = left_in + lanes_width_in + (6.7 if formulas else 0.4)
     question = f"Which audio does frame {frame_idx} (shown at {timeline.frame_times_s[frame_idx]:.3f} s) read under each rule?"
     answer = _frame_answer(picked, rows)
@@ -688,7 +690,7 @@ def _mapping_line(top, bottom, t: Timeline, name: str, s: Schedule, ref_centre: 
     if not s.n_chunks:
         top.plot([], [], marker="X", ls="none", color=color, markersize=10, label=label)
         return
-    x, centre = _chunk_x(s), s.raw.mean(axis=1)
+    x, centre = _chunk_x(s), s.centre_s * STREAM_RATES[s.stream]
     shown, keep = s.source_frame >= 0, (s.source_frame >= 0) & ~s.dropped
     top.plot(x[keep], centre[keep], label=label, **style)
     if (~shown).any():
@@ -827,7 +829,7 @@ def _frames_rows(t: Timeline, s: Schedule, frames: range) -> list[_Row]:
         elif f > last_shown:
             note = f"✕ no chunk: the output ends at frame {last_shown}"
         else:
-            note = "✕ dropped: no chunk shows this frame"
+            note = _unpaired_note(t, s)
         rows.append(_Row(None, f"frame {f}", "" if noted else note, float(t.frame_times_s[f])))
         noted = True
     if frames and frames[-1] == t.n_frames - 1:
@@ -846,7 +848,14 @@ def _frame_row(t: Timeline, s: Schedule, frame_idx: int) -> _Row:
         return _Row(None, "", f"✕ no chunk: the process exits at frame {s.exit_frame}", at_s, s.error or "")
     if frame_idx > s.source_frame.max():
         return _Row(None, "", f"✕ no chunk: the output ends at frame {int(s.source_frame.max())}", at_s)
-    return _Row(None, "", "✕ dropped: no chunk shows this frame", at_s)
+    return _Row(None, "", _unpaired_note(t, s), at_s)
+
+
+def _unpaired_note(t: Timeline, s: Schedule) -> str:
+    """Why a frame inside the output has no chunk: a rate of the system's own, or a drop."""
+    if s.fps_used < t.fps - 1e-9:
+        return f"✕ not paired: {s.rule} makes {s.fps_used:g} frames a second"
+    return "✕ dropped: no chunk shows this frame"
 
 
 def _exit_note(s: Schedule) -> str:
@@ -920,10 +929,9 @@ def _lanes_xlim(t: Timeline, picked: dict[str, Schedule], column: _Column) -> tu
         ends = _frame_ends(t)
         xs += [t.frame_times_s[column.frames[0]], ends[column.frames[-1]]]
     for name, s in picked.items():
-        rate = STREAM_RATES[s.stream]
         for r in column.rows[name]:
             if r.chunk is not None:
-                xs += [(s.raw[r.chunk, 0] - 0.5) / rate, (s.raw[r.chunk, -1] + 0.5) / rate]
+                xs += list(s.window_s(r.chunk))
             elif r.at_s is not None:
                 xs.append(r.at_s)
     if not xs:
@@ -985,14 +993,15 @@ def _stream_lanes(ax, t: Timeline, stream: str, lanes, xlim, header: str, n_rows
     for name, s, rows in lanes:
         color = rule_color(name)
         lane_top = y
+        label = name if s.grid == stream else f"{name} ({s.grid})"
         if header != "names":
-            words = _EDGE_WORDS[s.edge] if header == "edge" else RULES[name].formula if name in RULES else ""
-            ax.text(0.004, y, f"{name}:  {words}", transform=ax.get_yaxis_transform(), color=color, fontsize=SMALL_SIZE + 0.5, fontweight="bold", va="center", ha="left", zorder=6,
+            words = _EDGE_WORDS[s.edge] if header == "edge" else s.definition.formula if s.definition else ""
+            ax.text(0.004, y, f"{label}:  {words}", transform=ax.get_yaxis_transform(), color=color, fontsize=SMALL_SIZE + 0.5, fontweight="bold", va="center", ha="left", zorder=6,
                     bbox=dict(facecolor="white", edgecolor="none", alpha=0.8, pad=0.5))
             y += 1
         for row in rows:
             ticks.append(y)
-            labels.append(name if header == "names" else row.label)
+            labels.append(label if header == "names" else row.label)
             colors.append(color if header == "names" else "0.2")
             if row.chunk is None:
                 _missing_mark(ax, row, y, xlim, color, used)
@@ -1037,16 +1046,17 @@ def _index_ticks(ax, rate: float, xlim: tuple[float, float], axes_width_in: floa
 
 
 def _window(ax, s: Schedule, k: int, y: float, color: str, used: set[str]) -> None:
-    """Chunk ``k``'s window as one cell per feature, styled by how each cell is read."""
-    rate = STREAM_RATES[s.stream]
-    raw = s.raw[k]
-    outside = (raw < 0) | (raw >= s.n_valid)
-    cells = [((j - 0.5) / rate, 1 / rate) for j in raw]
+    """Chunk ``k``'s window as one cell per entry at its time on the grid the system reads
+    (``span`` features wide), styled by how each cell is read."""
+    grid = s.grid_info
+    width_s = s.span / grid.rate_hz
+    cells = [(c - width_s / 2, width_s) for c in grid.centre_s(s.raw[k]).tolist()]
     height = (y - 0.38, 0.76)
     if s.dropped[k]:
-        groups = {"skipped": np.ones(len(raw), bool)}
+        groups = {"skipped": np.ones(len(cells), bool)}
     else:
-        groups = {"read": ~outside, {CLAMP: "clamped", ZERO: "zero"}.get(s.edge, "skipped"): outside}
+        zero, moved = s.zeroed[k], s.moved[k]
+        groups = {"read": ~zero & ~moved, "clamped": moved, "zero": zero}
     styles = {
         "read": dict(facecolors=color, edgecolors="white", linewidth=0.6),
         "clamped": dict(facecolors=_tint(color, 0.3), edgecolors=color, hatch="////", linewidth=0.6),
@@ -1057,7 +1067,7 @@ def _window(ax, s: Schedule, k: int, y: float, color: str, used: set[str]) -> No
         if mask.any():
             ax.broken_barh([c for c, m in zip(cells, mask) if m], height, zorder=3, **styles[kind])
             used.add(kind)
-    x0, x1 = (raw[0] - 0.5) / rate, (raw[-1] + 0.5) / rate
+    x0, x1 = s.window_s(k)
     if s.pinned[k]:
         ax.add_patch(Rectangle((x0, height[0]), x1 - x0, height[1], facecolor="none", edgecolor="black", linewidth=2.2, zorder=5))
         used.add("pinned")
@@ -1114,7 +1124,7 @@ def _formula_lines(t: Timeline, s: Schedule, row: _Row) -> list[str]:
     centre_s, drift = float(s.centre_s[k]), float(s.drift_s[k])
     name = s.rule
     head = f"centre {centre_s:.3f} s, {_fmt_s(drift)} from the picture" if np.isfinite(drift) else f"centre {centre_s:.3f} s"
-    explain = RULES[name].explain(t, s, k) if name in RULES else []
+    explain = s.definition.explain(t, s, k) if s.definition else []
     return [head, *(piece for line in explain for piece in textwrap.wrap(line, FORMULA_WRAP, subsequent_indent="    "))]
 
 

@@ -16,9 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from museviz.analysis import Analysis
-from museviz.rules import RULES, Schedule
+from museviz.rules import RULES, Schedule, Timeline
 
 SCHEMA = 1
+POSITION_DECIMALS = 6  # fractional window positions: a millionth of a feature
+NUMBER_LIST = re.compile(r"[\[\]0-9.,+\-eE nul]*")  # what json.dumps makes of nested lists of numbers and None
 REPORT_NAME = "report.json"
 FEATURES_NAME = "features.npz"
 
@@ -59,24 +61,28 @@ def report_dict(analysis: Analysis) -> dict:
             },
             "mel80": {"count": int(analysis.mel80.shape[1]), "shape": list(analysis.mel80.shape)},
         },
-        "schemes": {name: _scheme(s) for name, s in analysis.schedules.items()},
+        "schemes": {name: _scheme(s, analysis.timeline) for name, s in analysis.schedules.items()},
         "sync": analysis.sync.to_dict() if analysis.sync else {"error": analysis.sync_error},
         "checks": [asdict(c) for c in analysis.checks],
         "warnings": analysis.warnings,
     }
 
 
-def _scheme(s: Schedule) -> dict:
-    rule = RULES[s.rule]
+def _scheme(s: Schedule, timeline: Timeline) -> dict:
+    rule = s.definition or RULES[s.rule]
     drift = s.drift_s[np.isfinite(s.drift_s)]
     return {
         "stream": s.stream,
+        "grid": s.grid,
+        "grid_rate_hz": s.grid_info.rate_hz,
+        "grid_count": timeline.n_features(s.grid),
         "kind": rule.kind,
         "formula": rule.formula,
         "fps_used": s.fps_used,
         "n_chunks": s.n_chunks,
         "n_valid": s.n_valid,
-        "indices": s.indices.tolist(),
+        "indices": None if s.resampled else s.indices.tolist(),
+        "positions": _positions(s.indices) if s.resampled else None,
         "source_frame": s.source_frame.tolist(),
         "flags": {
             "clamped": np.flatnonzero(s.clamped).tolist(),
@@ -95,6 +101,13 @@ def _scheme(s: Schedule) -> dict:
     }
 
 
+def _positions(positions: np.ndarray) -> list:
+    """Fractional positions to 6 decimals, None for a zero feature (NaN is not JSON)."""
+    rounded = np.round(positions, POSITION_DECIMALS).astype(object)
+    rounded[np.isnan(positions)] = None
+    return rounded.tolist()
+
+
 def report_json(report: dict) -> str:
     """``report`` (a ``report_dict``) as indented JSON, each list of numbers on one line (a list of them,
     one per line).
@@ -110,23 +123,16 @@ def report_json(report: dict) -> str:
 
 def _lift_number_lists(value, lists: list[str], tag: str):
     """``value`` with every list of numbers (or of such lists) replaced by a placeholder
-    string, its compact JSON appended to ``lists``."""
+    string, its compact JSON appended to ``lists``, a list of lists one row per line."""
     if isinstance(value, dict):
         return {k: _lift_number_lists(v, lists, tag) for k, v in value.items()}
-    if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
-        if all(_numbers(v) for v in value):
-            lists.append("[\n" + ",\n".join(json.dumps(v) for v in value) + "\n]")
-            return f"@@{tag}:{len(lists) - 1}@@"
-    elif isinstance(value, list) and _numbers(value):
-        lists.append(json.dumps(value))
+    if not isinstance(value, list):
+        return value
+    text = json.dumps(value)
+    if NUMBER_LIST.fullmatch(text) and not text.startswith("[[["):
+        lists.append("[\n" + text[1:-1].replace("], [", "],\n[") + "\n]" if text.startswith("[[") else text)
         return f"@@{tag}:{len(lists) - 1}@@"
-    if isinstance(value, list):
-        return [_lift_number_lists(v, lists, tag) for v in value]
-    return value
-
-
-def _numbers(values: list) -> bool:
-    return all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values)
+    return [_lift_number_lists(v, lists, tag) for v in value]
 
 
 def features_arrays(analysis: Analysis) -> dict[str, np.ndarray]:

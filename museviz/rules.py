@@ -98,7 +98,9 @@ class Schedule:
     (NaN: no picture); ``pinned`` and ``dropped`` (n_chunks,) bool. ``grid`` names the grid
     the system reads and ``stream`` the extracted stream museviz draws it over. ``n_valid`` is
     how many features the rule may read (positions past ``n_valid - 1`` are past the audio);
-    ``edge`` is its main edge policy (``CLAMP``, ``ZERO``, ``PIN`` or ``SKIP``). ``error`` and
+    ``edge`` is its main edge policy (``CLAMP``, ``ZERO``, ``PIN`` or ``SKIP``); ``span`` is how
+    many grid features each window entry stands for (16 where a system stacks 16 rows into one
+    feature and the entry is the stack's centre; 1 otherwise). ``error`` and
     ``exit_frame`` say where the system fails on the clip; ``definition`` is the rule that
     made the schedule.
     """
@@ -117,6 +119,7 @@ class Schedule:
     error: str | None = None
     exit_frame: int | None = None
     grid: str = WHISPER50
+    span: float = 1.0
     definition: Rule | None = field(default=None, repr=False)
 
     @property
@@ -144,10 +147,29 @@ class Schedule:
         """Window centre minus the time its picture is shown (NaN: no picture)."""
         return self.centre_s - self.picture_times_s
 
+    def window_s(self, k: int, within_audio: bool = False) -> tuple[float, float]:
+        """Where chunk ``k``'s window starts and ends in audio seconds (its formula positions,
+        each entry ``span`` features wide); ``within_audio``: only the part over the audio."""
+        reach = (self.span - 1) / 2
+        lo, hi = float(self.raw[k].min()) - reach, float(self.raw[k].max()) + reach
+        if within_audio:
+            lo, hi = max(lo, 0.0), min(hi, self.n_valid - 1.0)
+        g = self.grid_info
+        return g.offset_s + (lo - 0.5) / g.rate_hz, g.offset_s + (hi + 0.5) / g.rate_hz
+
+    def window_text(self, k: int) -> str:
+        """``tokens 20..29``, ``mel 16..31``, or ``wav2vec2 12.4..20.3`` on another grid: the
+        first and last features the window covers."""
+        unit = {WHISPER50: "tokens", MEL80: "mel"}[self.grid] if self.grid == self.stream else self.grid
+        reach = (self.span - 1) / 2
+        lo, hi = float(self.raw[k].min()) - reach, float(self.raw[k].max()) + reach
+        return f"{unit} {format_position(lo, 1)}..{format_position(hi, 1)}"
+
     @cached_property
     def outside(self) -> np.ndarray:
-        """(n_chunks, width) bool: positions the formula puts before or past the audio."""
-        return (self.raw < 0) | (self.raw > self.n_valid - 1)
+        """(n_chunks, width) bool: entries the formula puts (partly) before or past the audio."""
+        reach = (self.span - 1) / 2
+        return (self.raw - reach < 0) | (self.raw + reach > self.n_valid - 1)
 
     @cached_property
     def zeroed(self) -> np.ndarray:
@@ -157,7 +179,7 @@ class Schedule:
     @cached_property
     def past_audio(self) -> np.ndarray:
         """(n_chunks,) bool: windows that reach past the end of the audio."""
-        return (self.raw > self.n_valid - 1).any(axis=1) if self.n_chunks else np.zeros(0, bool)
+        return (self.raw + (self.span - 1) / 2 > self.n_valid - 1).any(axis=1) if self.n_chunks else np.zeros(0, bool)
 
     @cached_property
     def moved(self) -> np.ndarray:
@@ -242,9 +264,9 @@ def schedule_all(timeline: Timeline, names: list[str] | None = None) -> dict[str
     return {name: RULES[name].schedule(timeline) for name in (names or RULES)}
 
 
-def format_position(p: float) -> str:
-    """A window position: an index as it is, a fractional position with 3 decimals."""
-    return f"{p:.3f}".rstrip("0").rstrip(".") if p != int(p) else str(int(p))
+def format_position(p: float, decimals: int = 3) -> str:
+    """A window position: an index as it is, a fractional position to ``decimals`` places."""
+    return f"{p:.{decimals}f}".rstrip("0").rstrip(".") if p != int(p) else str(int(p))
 
 
 def reads(s: Schedule, k: int) -> str:

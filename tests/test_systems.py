@@ -381,17 +381,19 @@ def literal_er_nerf(n: int):
 
 
 def literal_rad_nerf(n: int):
+    """Each feature (a stack of 16 rows) as the centre of its rows: padded row ``p`` is row ``p - 8``."""
     num_frames = int(round(n / SR * 50))
     rows = [k for k in range(0, num_frames - 1, 1)]
     padded = [None] * 8 + rows + [None] * 8
-    features = [padded[w : w + 16] for w in range(0, len(padded) - 16, 2)]
+    features = [(w - 8 + 7.5, padded[w : w + 16]) for w in range(0, len(padded) - 16, 2)]
     if not features:
         return [], 0
-    windows, short = window_of_features(features, len(features))
-    return [[-1 if r is None else r for f in w for r in ([None] * 16 if f is None else f)] for w in windows], short
+    windows, short = window_of_features([centre for centre, _ in features], len(features))
+    return windows, short
 
 
 def literal_synctalk(n: int):
+    """Each feature (SyncNet's audio encoder over 16 mel frames) as the centre of its window."""
     n_mel = 1 + n // 200
     if n_mel < 16:
         return [], 0
@@ -403,10 +405,9 @@ def literal_synctalk(n: int):
         if end_idx > n_mel:
             end_idx = n_mel
             start_idx = end_idx - 16
-        outputs.append(list(range(start_idx, end_idx)))
+        outputs.append((start_idx + end_idx - 1) / 2)
     features = [outputs[0]] * 2 + outputs + [outputs[-1]] * 2
-    windows, short = window_of_features(features, len(features))
-    return [[r for f in w for r in ([-1] * 16 if f is None else f)] for w in windows], short
+    return window_of_features(features, len(features))
 
 
 def literal_makeittalk(n: int):

@@ -151,10 +151,11 @@ def make_schedule(
     exit_frame: int | None = None,
     pinned: np.ndarray | None = None,
     dropped: np.ndarray | None = None,
+    span: float = 1.0,
 ) -> Schedule:
     """A ``Schedule``; ``indices`` default to ``raw`` under ``edge`` (clamped into
     ``[0, n_valid - 1]``, or a zero feature outside it), ``picture_times_s`` to the times
-    of the paired decoded frames."""
+    of the paired decoded frames; ``span`` grid features per window entry."""
     if indices is None:
         outside = (raw < 0) | (raw > n_valid - 1)
         if edge == CLAMP:
@@ -183,6 +184,7 @@ def make_schedule(
         error=error,
         exit_frame=exit_frame,
         grid=grid,
+        span=span,
     )
 
 
@@ -194,11 +196,12 @@ def generated(name: str, grid: str, rate: float, n_valid: int, raw: np.ndarray, 
     return make_schedule(name, grid, rate, n_valid, raw, edge, reencoded_frames(t, rate, n), t, **kw)
 
 
-def failed(name: str, grid: str, fps: float, error: str, width: int, t: Timeline, resampled: bool = False, exit_frame: int | None = None) -> Schedule:
+def failed(name: str, grid: str, fps: float, error: str, width: int, t: Timeline, resampled: bool = False, exit_frame: int | None = None,
+           span: float = 1.0) -> Schedule:
     """A system that makes nothing of this clip: no chunks, and why."""
     empty = np.zeros((0, width), np.float64 if resampled else np.int64)
     none = np.zeros(0, np.int64)
-    return make_schedule(name, grid, fps, 0, empty, CLAMP, none, t, indices=empty, error=error, exit_frame=exit_frame)
+    return make_schedule(name, grid, fps, 0, empty, CLAMP, none, t, indices=empty, error=error, exit_frame=exit_frame, span=span)
 
 
 def seconds(n_samples: int) -> float:

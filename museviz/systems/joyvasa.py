@@ -21,6 +21,7 @@ PAD_BEFORE = 1280  # samples of silence put before the audio ("add silence audio
 PAD_AFTER = 640
 REFLECT_PAD = 40  # pad_audio reflects 40 samples each side: token g covers padded [320 g - 40, 320 g + 360)
 CHUNK_FRAMES = 100
+PAIR = 2  # a frame is the mean of two tokens: its window entry spans both
 
 
 def token_position(token: np.ndarray, offset_samples: int) -> np.ndarray:
@@ -66,7 +67,7 @@ def joyvasa(t: Timeline, fps: float = DEFAULT_FPS, n_prev_motions: int = DEFAULT
     if n_frames == 0:
         return failed("joyvasa", "hubert", fps, "no audio: no frame", 1, t, resampled=True)
     raw = token_position(2 * np.arange(n_frames)[:, None] + 0.5, PAD_BEFORE)
-    return generated("joyvasa", "hubert", fps, t.n_features("hubert"), raw, ZERO, t, indices=raw.copy())
+    return generated("joyvasa", "hubert", fps, t.n_features("hubert"), raw, ZERO, t, indices=raw.copy(), span=PAIR)
 
 
 def _explain_train(t: Timeline, s: Schedule, k: int) -> list[str]:
@@ -83,4 +84,4 @@ def joyvasa_train(t: Timeline) -> Schedule:
     round(end * 640))`` with no offset, so frame ``k`` hears its own 40 ms: the 80 ms lead of
     inference is not there in training."""
     raw = token_position(2 * np.arange(t.n_frames)[:, None] + 0.5, 0)
-    return make_schedule("joyvasa-train", "hubert", float(DEFAULT_FPS), t.n_features("hubert"), raw, ZERO, own_frames(t), t, indices=raw.copy())
+    return make_schedule("joyvasa-train", "hubert", float(DEFAULT_FPS), t.n_features("hubert"), raw, ZERO, own_frames(t), t, indices=raw.copy(), span=PAIR)

@@ -102,7 +102,7 @@ def genefacepp(t: Timeline, smo_win_size: int = GENEFACE_WINDOW, pitch: bool = F
                       smo_win_size, t, resampled=True, exit_frame=short)
     raw = 2.0 * frames + (0.0 if pitch else 0.5)
     indices = np.where((frames < 0) | (frames >= n_frames), np.nan, raw)
-    return generated("geneface++", "hubert", NERF_FPS, n_rows, raw, ZERO, t, indices=indices)
+    return generated("geneface++", "hubert", NERF_FPS, n_rows, raw, ZERO, t, indices=indices, span=1.0 if pitch else 2.0)
 
 
 def _explain_ernerf(t: Timeline, s: Schedule, k: int) -> list[str]:
@@ -147,7 +147,7 @@ def deepspeech_rows(n_samples: int) -> int:
 def _explain_radnerf(t: Timeline, s: Schedule, k: int) -> list[str]:
     n = deepspeech_rows(t.n_samples)
     return [
-        f"round({t.n_samples} / 16000 * 50) = {n} rows, the last dropped: feature j = rows [2j - 8, 2j + 8), {math.ceil((n - 1) / 2)} features",
+        f"round({t.n_samples} / 16000 * 50) = {n} rows, the last dropped: feature j = rows [2j - 8, 2j + 8), centred on row 2j - 0.5; {math.ceil((n - 1) / 2)} features",
         f"--att 2: features [{k} - 4, {k} + 4), each 16 rows: rows [{2 * k - 16}, {2 * k + 14}), zeros outside",
         reads(s, k),
     ]
@@ -164,19 +164,21 @@ def rad_nerf(t: Timeline) -> Schedule:
     ``pure_conv_audio_to_deepspeech`` drops the last one, and 16-row windows with stride 2
     (8 zero rows each side) make feature ``j`` = rows ``[2j - 8, 2j + 8)``, ``ceil((n - 1)
     / 2)`` of them. ``--att 2`` gives frame ``i`` features ``[i - 4, i + 4)``, zeros
-    outside: 8 x 16 rows, ``[2i - 16, 2i + 14)``."""
+    outside: 8 stacks of 16 rows, ``[2i - 16, 2i + 14)``. Each window entry is a feature:
+    the centre of its 16 rows, ``2j - 0.5`` (``span`` 16).
+    """
     n_rows = deepspeech_rows(t.n_samples) - 1
     n_features = len(range(0, n_rows, 2))
-    width = ATT_WIDTH * DS_ROWS
     if n_features == 0:
-        return failed("rad-nerf", "deepspeech50", NERF_FPS, "raises at frame 0: no DeepSpeech feature (under 480 samples)", width, t, exit_frame=0)
+        return failed("rad-nerf", "deepspeech50", NERF_FPS, "raises at frame 0: no DeepSpeech feature (under 480 samples)", ATT_WIDTH, t,
+                      resampled=True, exit_frame=0, span=DS_ROWS)
     features, short = att_windows(n_features, n_features)
     if short is not None:
         return failed("rad-nerf", "deepspeech50", NERF_FPS, f"raises at frame {short}: {n_features} features make a window shorter than 8 for AudioAttNet",
-                      width, t, exit_frame=short)
-    rows = (2 * features[:, :, None] - DS_LEFT + np.arange(DS_ROWS)).reshape(n_features, -1)
-    zero = np.repeat((features < 0) | (features >= n_features), DS_ROWS, axis=1) | (rows < 0) | (rows >= n_rows)
-    return generated("rad-nerf", "deepspeech50", NERF_FPS, n_rows, rows, ZERO, t, indices=np.where(zero, -1, rows))
+                      ATT_WIDTH, t, resampled=True, exit_frame=short, span=DS_ROWS)
+    centres = 2.0 * features - DS_LEFT + (DS_ROWS - 1) / 2
+    indices = np.where((features < 0) | (features >= n_features), np.nan, centres)
+    return generated("rad-nerf", "deepspeech50", NERF_FPS, n_rows, centres, ZERO, t, indices=indices, span=DS_ROWS)
 
 
 def synctalk_windows(n_mel: int) -> tuple[np.ndarray, np.ndarray]:
@@ -214,17 +216,16 @@ def synctalk(t: Timeline) -> Schedule:
     3000 samples (fewer than 16 mel frames) makes it raise.
     """
     n_mel = t.n_features("mel80")
-    width = ATT_WIDTH * AVE_MEL
     if n_mel < AVE_MEL:
-        return failed("synctalk", "mel80", NERF_FPS, f"raises at frame 0: {n_mel} mel frames, fewer than one 16-frame window", width, t, exit_frame=0)
+        return failed("synctalk", "mel80", NERF_FPS, f"raises at frame 0: {n_mel} mel frames, fewer than one 16-frame window", ATT_WIDTH, t,
+                      resampled=True, exit_frame=0, span=AVE_MEL)
     starts, pinned_windows = synctalk_windows(n_mel)
     n_frames = len(starts) + 2 * AVE_COPIES
     features, _ = att_windows(n_frames, n_frames)
     zero = (features < 0) | (features >= n_frames)
     window = np.clip(features - AVE_COPIES, 0, len(starts) - 1)
-    formula_starts = np.trunc(80.0 * ((features - AVE_COPIES) / float(NERF_FPS))).astype(np.int64)
-    raw = (formula_starts[:, :, None] + np.arange(AVE_MEL)).reshape(n_frames, -1)
-    read = (starts[window][:, :, None] + np.arange(AVE_MEL)).reshape(n_frames, -1)
-    indices = np.where(np.repeat(zero, AVE_MEL, axis=1), -1, read)
+    centre = (AVE_MEL - 1) / 2
+    raw = np.trunc(80.0 * ((features - AVE_COPIES) / float(NERF_FPS))) + centre
+    indices = np.where(zero, np.nan, starts[window] + centre)
     pinned = (pinned_windows[window] & ~zero).any(axis=1)
-    return generated("synctalk", "mel80", NERF_FPS, n_mel, raw, ZERO, t, indices=indices, pinned=pinned)
+    return generated("synctalk", "mel80", NERF_FPS, n_mel, raw, ZERO, t, indices=indices, pinned=pinned, span=AVE_MEL)
