@@ -1122,7 +1122,6 @@ def _formula_lines(t: Timeline, s: Schedule, row: _Row) -> list[str]:
         return [row.note.removeprefix("✕ "), *textwrap.wrap(row.detail, FORMULA_WRAP)]
     k = row.chunk
     centre_s, drift = float(s.centre_s[k]), float(s.drift_s[k])
-    name = s.rule
     head = f"centre {centre_s:.3f} s, {_fmt_s(drift)} from the picture" if np.isfinite(drift) else f"centre {centre_s:.3f} s"
     explain = s.definition.explain(t, s, k) if s.definition else []
     return [head, *(piece for line in explain for piece in textwrap.wrap(line, FORMULA_WRAP, subsequent_indent="    "))]
