@@ -134,15 +134,12 @@ with gr.Blocks(title="museviz", delete_cache=CACHE_CLEANUP) as demo:
     frame_time.submit(webapp.frame_at_time, [analysis_id, frame_time], [frame_idx], api_name="frame_at_time").then(
         webapp.inspect_plot, [analysis_id, frame_idx, rules], [frame_windows], api_name=False
     )
-    learn_triggers = [demo.load, learn_fps.change, learn_duration.release, learn_rules.change, learn_spec_draw.click]
+    learn_inputs = [learn_fps, learn_duration, learn_rules, learn_spec]
     gr.on(
-        learn_triggers, webapp.learn, [learn_fps, learn_duration, learn_rules, learn_spec], [learn_timeline, learn_drift, learn_mapping, learn_pitfalls],
-        api_name="learn", trigger_mode="always_last",
-    )
-    gr.on(
-        [*learn_triggers, learn_frame.release], webapp.learn_compare, [learn_fps, learn_duration, learn_rules, learn_spec, learn_frame], [learn_compare],
-        api_name="learn_compare", trigger_mode="always_last",
-    )
+        [demo.load, learn_fps.change, learn_duration.release, learn_rules.change, learn_spec_draw.click],
+        webapp.learn, learn_inputs, [learn_timeline, learn_drift, learn_mapping, learn_pitfalls], api_name="learn", trigger_mode="always_last",
+    ).success(webapp.learn_compare, [*learn_inputs, learn_frame], [learn_compare], api_name=False)
+    learn_frame.release(webapp.learn_compare, [*learn_inputs, learn_frame], [learn_compare], api_name="learn_compare", trigger_mode="always_last")
 
 if __name__ == "__main__":
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE).launch(
