@@ -17,6 +17,7 @@ feature ``j`` of a stream at ``rate`` features per second is centred at ``j / ra
 
 from __future__ import annotations
 
+import math
 import os
 import textwrap
 from collections.abc import Sequence
@@ -68,6 +69,10 @@ RAMP_FRAMES = 2  # a drift that grows by more frames than this over the clip get
 RAMP_FIT = 0.9  # R² above which a drift counts as a straight ramp
 SMOOTHING_S = 0.2  # s: running mean of drift curves, longer than the 20 ms / 12.5 ms snapping beat
 LINE_WIDTHS = (1.5, 1.4)  # pt: the last rule's line width, and how much wider each earlier one is
+MAX_NESTING_PT = 9.0  # pt: with many rules the stripes get thinner, so the widest line stays this wide
+LEGEND_INSIDE = 10  # legend entries a mapping panel holds inside its axes; more go below the panel
+LEGEND_ROW_IN = 0.3  # inches per row of a legend below a panel (labels run to two lines)
+DRIFT_LEGEND_ROWS = 24  # legend entries per column beside the drift plot
 FORMULA_HEAD_IN = 0.2  # inches: a rule's header line in the formula text
 FORMULA_LINE_IN = 0.148  # inches per formula line (8.5 pt, line spacing 1.25)
 FORMULA_GAP_IN = 0.1  # inches between rules in the formula text
@@ -141,7 +146,9 @@ def mapping_figure(timeline: Timeline, schedules: dict[str, Schedule], rules: Se
     """
     picked = _pick(timeline, schedules, rules)
     streams = [st for st in STREAMS if any(s.stream == st for s in picked.values())] or [WHISPER50]
-    fig, body = _framed(6.6 * len(streams) + 0.4, 8.0, "Which audio does each video frame read?", _drift_answer(picked))
+    entries = max(sum(s.stream == st for s in picked.values()) for st in streams) + 3  # the reference band, audio end, last frame
+    below_in = 0.0 if entries <= LEGEND_INSIDE else LEGEND_ROW_IN * math.ceil(entries / 2)
+    fig, body = _framed(6.6 * len(streams) + 0.4, 8.0 + below_in, "Which audio does each video frame read?", _drift_answer(picked))
     grid = body.add_gridspec(2, len(streams), height_ratios=(3, 1.6))
     for col, stream in enumerate(streams):
         top = body.add_subplot(grid[0, col])
@@ -234,7 +241,9 @@ def drift_figure(timeline: Timeline, schedules: dict[str, Schedule], rules: Sequ
     zoom_ms = max(1.25 * max((v for v in spans.values() if v <= 250.0), default=0.0), 0.75 * frame_ms)
     need_zoom = max(spans.values(), default=0.0) > 2.5 * zoom_ms
     answer = "Flat at 0 = in sync; a ramp = the frame rate was truncated; steps = a variable frame rate.\n" + _drift_answer(picked)
-    fig, body = _framed(13.0, 8.4 if need_zoom else 6.2, "Is each rule's audio window centred on the frame it is shown with?", answer)
+    columns = math.ceil((len(picked) + 1) / DRIFT_LEGEND_ROWS)
+    height = max(8.4 if need_zoom else 6.2, LEGEND_ROW_IN * math.ceil((len(picked) + 1) / columns) + 1.0)
+    fig, body = _framed(13.0 + 2.2 * (columns - 1), height, "Is each rule's audio window centred on the frame it is shown with?", answer)
     axes = body.subplots(2, 1, sharex=True, height_ratios=(3, 2)) if need_zoom else [body.subplots()]
     widths = _line_widths(picked)
     for ax in axes:
@@ -258,7 +267,7 @@ def drift_figure(timeline: Timeline, schedules: dict[str, Schedule], rules: Sequ
     if _smoothing_frames(timeline) > 1:
         handles.append(Line2D([], [], color="0.4", lw=0.6, alpha=0.6))
         labels.append(f"thin: each frame; thick: {SMOOTHING_S:g} s running mean")
-    body.legend(handles, labels, loc="outside right upper", fontsize=SMALL_SIZE + 0.5, frameon=False)
+    body.legend(handles, labels, loc="outside right upper", ncols=columns, fontsize=SMALL_SIZE + 0.5, frameon=False)
     return fig
 
 
@@ -636,6 +645,7 @@ def _line_widths(picked: dict[str, Schedule]) -> dict[str, float]:
     stripes instead of hiding each other; the references thin and dashed, on top."""
     others = [n for n in picked if not _is_reference(n)]
     base, step = LINE_WIDTHS
+    step = min(step, MAX_NESTING_PT / max(len(others) - 1, 1))
     widths = {n: base + step * (len(others) - 1 - i) for i, n in enumerate(others)}
     return {n: widths.get(n, 1.6) for n in picked}
 
@@ -672,7 +682,11 @@ def _mapping_panel(top, bottom, t: Timeline, picked: dict[str, Schedule], stream
         ax.tick_params(labelsize=SMALL_SIZE + 0.5)
     top.set_title(f"{stream}: {rate:g} {unit}s per second", fontsize=LABEL_SIZE + 0.5, loc="left")
     top.set_ylabel(f"{unit} index read (window centre)", fontsize=LABEL_SIZE)
-    top.legend(loc="upper left", fontsize=SMALL_SIZE, framealpha=0.92)
+    n_entries = len(top.get_legend_handles_labels()[0])
+    if n_entries <= LEGEND_INSIDE:
+        top.legend(loc="upper left", fontsize=SMALL_SIZE, framealpha=0.92)
+    else:  # under the panel, in two columns
+        bottom.legend(*top.get_legend_handles_labels(), loc="upper left", bbox_to_anchor=(0.0, -0.3), ncols=2, fontsize=SMALL_SIZE, frameon=False)
     secondary = top.secondary_xaxis("top", functions=_frame_index_of(t)[::-1])
     secondary.set_xlabel("frame time (s)", fontsize=LABEL_SIZE)
     secondary.tick_params(labelsize=SMALL_SIZE + 0.5)

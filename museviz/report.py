@@ -83,6 +83,7 @@ def _scheme(s: Schedule, timeline: Timeline) -> dict:
         "n_valid": s.n_valid,
         "indices": None if s.resampled else s.indices.tolist(),
         "positions": _positions(s.indices) if s.resampled else None,
+        "span": s.span,
         "source_frame": s.source_frame.tolist(),
         "flags": {
             "clamped": np.flatnonzero(s.clamped).tolist(),
@@ -103,9 +104,10 @@ def _scheme(s: Schedule, timeline: Timeline) -> dict:
 
 def _positions(positions: np.ndarray) -> list:
     """Fractional positions to 6 decimals, None for a zero feature (NaN is not JSON)."""
-    rounded = np.round(positions, POSITION_DECIMALS).astype(object)
-    rounded[np.isnan(positions)] = None
-    return rounded.tolist()
+    rows = np.round(positions, POSITION_DECIMALS).tolist()
+    if not np.isnan(positions).any():
+        return rows
+    return [[None if p != p else p for p in row] for row in rows]
 
 
 def report_json(report: dict) -> str:
