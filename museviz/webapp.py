@@ -441,8 +441,8 @@ def summary_html(analysis: Analysis) -> str:
     )
     return (
         f"<div class='mv-summary'><table class='mv-table'>{table}</table>"
-        f"<table class='mv-table'><tr><th>rule</th><th>grid</th><th>fps used</th><th>chunks</th>"
-        f"<th>vs frames</th><th>fails</th></tr>{chunks}</table></div>"
+        f"<div class='mv-rules'><table class='mv-table'><tr><th>rule</th><th>grid</th><th>fps used</th><th>chunks</th>"
+        f"<th>vs frames</th><th>fails</th></tr>{chunks}</table></div></div>"
     )
 
 
