@@ -695,3 +695,26 @@ def test_joyvasa_frame_hears_80ms_before_it_is_shown_and_training_does_not():
     assert np.allclose(inference.centre_s[10:100] - (np.arange(10, 100) + 0.5) * frame_s, -2 * frame_s)
     assert np.allclose(training.centre_s[10:100] - (np.arange(10, 100) + 0.5) * frame_s, 0.0)
     assert joyvasa.joyvasa_frames(4480) == 10 and nerf.deepspeech_rows(SR) == 50 and echomimic.DEFAULT_FPS == 24
+
+
+@pytest.mark.parametrize(
+    "t",
+    [
+        Timeline(np.zeros(1), 25.0, 0.04, 0),
+        Timeline(np.zeros(1), 25.0, 0.04, 5),
+        Timeline(np.zeros(0), 25.0, 0.0, SR),
+        Timeline(np.arange(5) / 25, 25.0, 0.2, 3200),
+        Timeline.constant_rate(0.5, 10),
+        Timeline.constant_rate(1000, 0.5),
+    ],
+    ids=["no-audio", "5-samples", "no-frames", "5-frames", "0.5fps", "1000fps"],
+)
+def test_every_rule_and_check_copes_with_degenerate_clips(t):
+    from museviz.checks import RULE_CHECK_IDS, rule_checks
+    from museviz.rules import schedule_all
+
+    schedules = schedule_all(t)
+    for name, s in schedules.items():
+        assert s.indices.shape == s.raw.shape and s.n_chunks == len(s.source_frame) == len(s.picture_times_s), name
+        assert np.isfinite(s.centre_s).all(), name
+    assert [c.id for c in rule_checks(t, schedules)] == list(RULE_CHECK_IDS)
