@@ -26,12 +26,13 @@ LENGTHS = sorted(
     | {10 * MINUTE, 40000, 100000, 4480, 18560, 126720, 160000, 240000, 400000, 1307973, 136963, 645, 4720, 4721, 2640, 2999, 3000, 6911, 6912, 12799, 12800,
        80000, 80001, 960000, 960640, 1920640 + 7, 1920, 1921, 480, 479}
 )
-LONG = 2 * MINUTE  # past this, a rule is checked on every fourth length (the loops are slow in Python)
+LONG = 2 * MINUTE  # past this, the slower checks (other rates, training rules) take every eighth length
 
 
-def lengths(every_long: int = 4):
-    long = [n for n in LENGTHS if n > LONG]
-    return [n for n in LENGTHS if n <= LONG] + long[::every_long] + ([10 * MINUTE] if 10 * MINUTE not in long[::every_long] else [])
+def lengths(every_long: int = 1, every_short: int = 1) -> list[int]:
+    """Every ``every_short``-th length up to 2 minutes, every ``every_long``-th past it, and 10 minutes."""
+    short, long = [n for n in LENGTHS if n <= LONG], [n for n in LENGTHS if n > LONG][::every_long]
+    return short[::every_short] + long + ([10 * MINUTE] if 10 * MINUTE not in long else [])
 
 
 def clip(n_samples: int, fps: float = 25.0) -> Timeline:
@@ -527,20 +528,20 @@ def test_rule_agrees_with_the_systems_own_code_on_every_frame_from_400_samples_t
 
 @pytest.mark.parametrize("fps", [23.976, 24.0, float(Fraction(30000, 1001)), 30.0, 50.0])
 def test_videoretalking_is_wav2lips_loop_at_the_clips_own_rate(fps):
-    for n in lengths(every_long=8)[::3]:
+    for n in lengths(every_long=8, every_short=3):
         t = clip(n, fps)
         agree("videoretalking", n, literal_wav2lip_loop(n, fps), t)
 
 
 @pytest.mark.parametrize("fps", [24, 25])
 def test_echomimic_at_its_24fps_default_and_at_25(fps):
-    for n in lengths(every_long=8)[::3]:
+    for n in lengths(every_long=8, every_short=3):
         agree("echomimic", n, literal_echomimic(n, fps), fps=fps)
 
 
 @pytest.mark.parametrize("smo_win_size, pitch", [(3, False), (5, True)])
 def test_genefacepp_window_and_rate_halving_are_the_checkpoints_settings(smo_win_size, pitch):
-    for n in lengths(every_long=8)[::3]:
+    for n in lengths(every_long=8, every_short=3):
         windows, short = literal_genefacepp(n, smo_win_size)
         if pitch:
             windows = [[None if p is None else p - 0.5 for p in w] for w in windows]
@@ -577,7 +578,7 @@ def literal_sampled(n_video: int, first_start: int, last_start: int, length: int
 
 
 def test_hallo_train_reads_14_frame_samples_without_clamp():
-    for n in lengths(every_long=8)[::4]:
+    for n in lengths(every_long=8, every_short=4):
         t = clip(n)
         seq_len = math.ceil(n / SR * 25)
         positions = interpolate_align_corners(cnn_frames(n), seq_len)
@@ -592,7 +593,7 @@ def test_hallo_train_reads_14_frame_samples_without_clamp():
 
 
 def test_memo_train_stretches_the_audio_onto_the_decoded_frames():
-    for n in lengths(every_long=8)[::4]:
+    for n in lengths(every_long=8, every_short=4):
         t = clip(n)
         positions = interpolate_align_corners(cnn_frames(n), t.n_frames)
         sampled = literal_sampled(t.n_frames, 16, t.n_frames - 16 - 2 - 1, 16)
@@ -603,7 +604,7 @@ def test_memo_train_stretches_the_audio_onto_the_decoded_frames():
 
 
 def test_v_express_train_interpolates_to_twice_the_decoded_frames():
-    for n in lengths(every_long=8)[::4]:
+    for n in lengths(every_long=8, every_short=4):
         t = clip(n)
         if not cnn_frames(n):
             continue
@@ -613,7 +614,7 @@ def test_v_express_train_interpolates_to_twice_the_decoded_frames():
 
 
 def test_joyvasa_train_crops_each_frames_own_audio():
-    for n in lengths(every_long=8)[::4]:
+    for n in lengths(every_long=8, every_short=4):
         t = clip(n)
         windows = []
         for k in range(t.n_frames):
@@ -624,7 +625,7 @@ def test_joyvasa_train_crops_each_frames_own_audio():
 
 
 def test_latentsync_train_clamps_every_frame_of_a_16_frame_clip_or_longer():
-    for n in lengths(every_long=8)[::4]:
+    for n in lengths(every_long=8, every_short=4):
         t = clip(n)
         s = agree("latentsync-train", n, ([get_sliced_feature(max(n // 320, 1), k, 25) for k in range(t.n_frames)], None), t)
         assert s.dropped.all() == (t.n_frames < 16)

@@ -53,15 +53,17 @@ def _explain(t: Timeline, s: Schedule, k: int) -> list[str]:
            "int((N + 1920) / 16000 * 25) (padded audio)", "token pair 2j, 2j + 1: audio centred at 640 (j - 1.5): an 80 ms lead",
            "zero-padded audio; padded frames of the last chunk deleted", "100-frame chunks, no overlap, 25 previous motions (a checkpoint setting)", SOURCE),
 )
-def joyvasa(t: Timeline, fps: float = DEFAULT_FPS, n_prev_motions: int = DEFAULT_PREV_MOTIONS) -> Schedule:
+def joyvasa(t: Timeline, fps: float = DEFAULT_FPS) -> Schedule:
     """JoyVASA: the audio is padded with 1280 zero samples before and 640 after, cut into
     4 s chunks each reflect-padded by 40 samples and encoded alone (200 tokens per chunk),
     and the 50 Hz tokens are averaged in pairs (``align_corners=False`` to half the
     length): frame ``j`` hears samples ``[640 j - 1320, 640 j - 600)`` of the clip, centred
     at ``640 (j - 1.5)``, while it is shown at ``640 j``: a deliberate 2-frame (80 ms) lead.
-    ``int(len / 16000 * fps)`` frames of the padded audio. Motion frame ``j`` cross-attends
-    its own audio only; self-attention spans the chunk's 100 frames and the
-    ``n_prev_motions`` before (25 in the released checkpoint's settings, 10 in the class).
+    ``int(len / 16000 * fps)`` frames of the padded audio, ``fps`` the checkpoint's (25).
+    Motion frame ``j`` cross-attends its own audio only; self-attention spans the chunk's
+    100 frames and the ``n_prev_motions`` before, another checkpoint setting (25 in the
+    released one's, 10 in the class), which changes what the motions see of each other but
+    not the audio a frame reads, so it is no parameter here (the explanation names it).
     """
     n_frames = joyvasa_frames(t.n_samples, fps)
     if n_frames == 0:
