@@ -29,11 +29,15 @@ import json
 import math
 import os
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: specs in JSON only
+    tomllib = None
 
 from museviz.errors import MusevizError
 from museviz.grid import GRIDS, SAMPLE_RATE
@@ -128,9 +132,12 @@ def parse_spec(text: str, fmt: str = "toml", source: str = "the rule spec") -> R
     ``fmt`` is "auto" and the text starts with ``{``)."""
     if fmt == "auto":
         fmt = "json" if text.lstrip().startswith("{") else "toml"
+    if fmt == "toml" and tomllib is None:
+        raise MusevizError(f"{source} is TOML, which needs Python 3.11 or newer: write it as JSON, such as {{\"name\": \"mine\", \"grid\": \"whisper50\", \"window\": [-4, 6]}}")
+    errors = (json.JSONDecodeError,) if tomllib is None else (json.JSONDecodeError, tomllib.TOMLDecodeError)
     try:
         table = json.loads(text) if fmt == "json" else tomllib.loads(text)
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+    except errors as exc:
         raise MusevizError(f"{source} is not valid {fmt.upper()} ({str(exc).splitlines()[0]}): write fields such as name = \"mine\" and window = [-4, 6]") from None
     if not isinstance(table, dict):
         raise MusevizError(f"{source} must be a table of fields (name, grid, window, ...), not a {type(table).__name__}")
