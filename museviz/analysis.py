@@ -13,8 +13,8 @@ from museviz.errors import MusevizError
 from museviz.lse import CROP_FACE, LseResult, measure_lse
 from museviz.media import Limits, Media, read_media
 from museviz.mel80 import mel80
-from museviz.rules import Schedule, Timeline, schedule_all
 from museviz.mouth import Roi
+from museviz.rules import Rule, Schedule, Timeline, schedule_all
 from museviz.sync import SyncResult, estimate_sync
 from museviz.whisper50 import DEFAULT_MODEL, Whisper50, load_encoder, whisper50
 
@@ -35,6 +35,7 @@ class Options:
     syncnet_checkpoint: str | None = None  # SyncNet weights for LSE; None: the cache, or a download
     syncnet_download: bool = True  # may fetch the published SyncNet weights (never with MUSEVIZ_OFFLINE=1)
     lse_crop: str = CROP_FACE  # SyncNet's input: "face" crops or "whole" frames
+    custom_rules: tuple[Rule, ...] = ()  # rules of the user's own (museviz.spec), applied after every system's
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,7 +86,7 @@ def analyze(path: str | os.PathLike, options: Options = Options(), progress: Pro
     report(0.25, "Encoding whisper50")
     whisper = whisper50(media.audio_16k, encoder)
     report(0.6, "Applying each system's rule")
-    schedules = schedule_all(timeline)
+    schedules = schedule_all(timeline) | {r.name: r.schedule(timeline) for r in options.custom_rules}
     checks = run_checks(media, timeline, schedules, options.duration_tolerance_s)
     sync, sync_error = None, "the sync estimate was turned off"
     if options.sync:
