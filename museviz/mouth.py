@@ -165,8 +165,8 @@ class MouthTrack:
 
 
 class MouthReader:
-    """Feed it every decoded frame's upright grey picture in order (``add``); ``finish``
-    gives the ``MouthTrack``.
+    """A consumer of the decoding pass (``museviz.videopass``): fed every frame in order
+    (``add``), ``finish`` gives the ``MouthTrack`` (also kept as ``track``).
 
     With no ``roi`` the face is tracked (``museviz.face``) and the mouth crop follows its
     landmarks, fitted every ``LANDMARK_EVERY_S``; in between, the crop's anchors and the face
@@ -186,12 +186,21 @@ class MouthReader:
         self._region_signal = np.full(n_frames, np.nan)
         self._face_signal = np.full(n_frames, np.nan)
         self._anchors = np.full((n_frames, 6), np.nan)
+        self._boxes = np.full((n_frames, 4), np.nan)
         self._fitted = np.full((n_frames, 68, 2), np.nan, np.float32)  # landmarks where they were fitted
         self._tracker = None if roi is not None else FaceTracker(frame_times_s)
-        self._last_fit: tuple[int, np.ndarray | None] | None = None  # (frame_idx, anchors) of the latest fit
+        self._last_fit: tuple[int, np.ndarray | None] | None = None  # (frame_idx, anchors and face box) of the latest fit
         self._waiting: list[tuple[int, np.ndarray]] = []
+        self.settled = -1  # frames up to this one are measured: their face boxes are final
 
-    def add(self, frame_idx: int, gray: np.ndarray) -> None:
+    def face_box(self, frame_idx: int) -> np.ndarray | None:
+        """(4,) the face box (x, y, w, h px) of a settled frame, None where it has no face."""
+        box = self._boxes[frame_idx]
+        return box if np.isfinite(box[0]) else None
+
+    def add(self, frame_idx: int, picture) -> None:
+        """Frame ``frame_idx`` (a ``museviz.videopass.Picture``: its upright grey picture is read)."""
+        gray = picture.luma
         if self._tracker is None:
             self._region_signal[frame_idx] = darkness(region_crop(gray, self._region_box))
             return
@@ -199,17 +208,22 @@ class MouthReader:
             self._waiting.append((frame_idx, gray))
             return
         landmarks = self._tracker.add(frame_idx, gray)
-        anchor = None
+        placed = None  # the crop's anchors and the face box, side by side
         if landmarks is not None:
             self._fitted[frame_idx] = landmarks
-            anchor = anchors(landmarks)
+            placed = np.concatenate([anchors(landmarks), face_boxes(landmarks[np.newaxis])[0]])
         for waiting_idx, waiting_gray in self._waiting:
-            self._measure(waiting_idx, waiting_gray, _between(self._last_fit, (frame_idx, anchor), waiting_idx))
+            self._measure(waiting_idx, waiting_gray, _between(self._last_fit, (frame_idx, placed), waiting_idx))
         self._waiting = []
-        self._measure(frame_idx, gray, anchor)
-        self._last_fit = (frame_idx, anchor)
+        self._measure(frame_idx, gray, placed)
+        self._last_fit = (frame_idx, placed)
+        self.settled = frame_idx
 
     def finish(self) -> MouthTrack:
+        self.track = self._track()
+        return self.track
+
+    def _track(self) -> MouthTrack:
         n_frames = len(self._region_signal)
         region_boxes = np.tile(np.array(self._region_box, float), (n_frames, 1))
         no_faces = np.full((n_frames, 4), np.nan)
@@ -217,35 +231,34 @@ class MouthReader:
             return MouthTrack(self._region_signal, no_faces, region_boxes, ROI_USER, self._roi, None, None, None, [])
         for waiting_idx, waiting_gray in self._waiting:
             self._measure(waiting_idx, waiting_gray, self._last_fit[1])
+        self._waiting = []
+        self.settled = n_frames - 1
         found = np.isfinite(self._face_signal)
         fraction = float(found.mean()) if n_frames else 0.0
         if np.count_nonzero(found) >= self._min_frames:
-            fitted = np.isfinite(self._fitted[:, 0, 0])
-            landmarks = self._fitted[fitted]
-            faces, mouths = np.full((n_frames, 4), np.nan), np.full((n_frames, 4), np.nan)
-            frames = np.flatnonzero(found)
-            boxes = face_boxes(landmarks)
-            faces[found] = np.stack([np.interp(frames, np.flatnonzero(fitted), boxes[:, k]) for k in range(4)], axis=1)
+            landmarks = self._fitted[np.isfinite(self._fitted[:, 0, 0])]
+            mouths = np.full((n_frames, 4), np.nan)
             mouths[found] = mouth_boxes(self._anchors[found])
             eyes, yaw = float(np.median(eye_distance(landmarks))), float(np.nanmedian(yaw_ratio(landmarks)))
-            return MouthTrack(self._face_signal, faces, mouths, ROI_FACE, None, fraction, eyes, yaw, [])
+            return MouthTrack(self._face_signal, self._boxes, mouths, ROI_FACE, None, fraction, eyes, yaw, [])
         note = (
             f"no face found (in {fraction:.0%} of the frames): the mouth was measured in the default region, the lower centre "
             f"of the frame ({DEFAULT_ROI} as x,y,w,h fractions); set the region to where the mouth is"
         )
         return MouthTrack(self._region_signal, no_faces, region_boxes, ROI_DEFAULT, DEFAULT_ROI, fraction, None, None, [note])
 
-    def _measure(self, frame_idx: int, gray: np.ndarray, anchor: np.ndarray | None) -> None:
-        if anchor is None:
+    def _measure(self, frame_idx: int, gray: np.ndarray, placed: np.ndarray | None) -> None:
+        if placed is None:
             self._region_signal[frame_idx] = darkness(region_crop(gray, self._region_box))
             return
-        self._face_signal[frame_idx] = darkness(mouth_crop(gray, anchor))
-        self._anchors[frame_idx] = anchor
+        self._face_signal[frame_idx] = darkness(mouth_crop(gray, placed[:6]))
+        self._anchors[frame_idx] = placed[:6]
+        self._boxes[frame_idx] = placed[6:]
 
 
 def _between(before: tuple[int, np.ndarray | None] | None, after: tuple[int, np.ndarray | None], frame_idx: int) -> np.ndarray | None:
-    """Anchors at ``frame_idx`` between two fits ``(frame_idx, anchors or None)``: linear
-    between two faces, the one face when only one fit found it."""
+    """Where the face is at ``frame_idx`` between two fits ``(frame_idx, placement or None)``:
+    linear between two faces, the one face when only one fit found it."""
     first = None if before is None else before[1]
     if first is None or after[1] is None:
         return after[1] if after[1] is not None else first
