@@ -21,6 +21,7 @@ from museviz.lse import CROP_FACE, CROP_MODES, KEEP_MIN_LSE_C  # noqa: E402
 from museviz.plots import DEFAULT_PLOT_RULES  # noqa: E402
 from museviz.rules import RULES  # noqa: E402
 from museviz.mouth import DEFAULT_ROI  # noqa: E402
+from museviz.spec import MUSETALK_V1_SPEC  # noqa: E402
 from museviz.sync import KEEP_MAX_OFFSET_FRAMES, KEEP_MIN_CONFIDENCE  # noqa: E402
 
 ASSETS = Path(__file__).parent / "assets"
@@ -36,9 +37,9 @@ CSS = (Path(__file__).parent / "museviz" / "webapp.css").read_text()
 
 with gr.Blocks(title="museviz", delete_cache=CACHE_CLEANUP) as demo:
     gr.Markdown(
-        "# museviz\nHow MuseTalk, Wav2Lip and LatentSync pair each video frame with a window of audio features "
-        "(Whisper tokens at 50 Hz, mel frames at 80 Hz), what goes wrong at the edges and with frame rates, "
-        "and whether the lips move with the sound."
+        "# museviz\nHow talking-head systems (MuseTalk, Wav2Lip, LatentSync, Hallo, MEMO, Sonic, EchoMimic, the NeRF "
+        "family and more: every one in the table on the Learn tab) pair each video frame with a window of audio features, "
+        "what goes wrong at the edges and with frame rates, and whether the lips move with the sound."
     )
     analysis_id = gr.State()
 
@@ -110,11 +111,19 @@ with gr.Blocks(title="museviz", delete_cache=CACHE_CLEANUP) as demo:
         with gr.Row():
             learn_fps = gr.Dropdown(list(webapp.LEARN_FPS_CHOICES), value="29.97", allow_custom_value=True, label="Frame rate (15 to 60)")
             learn_duration = gr.Slider(1, 300, 60, step=1, label="Duration (s)")
-            learn_rules = gr.CheckboxGroup(list(RULES), value=list(DEFAULT_PLOT_RULES), label="Rules")
+            learn_frame = gr.Slider(0, 300, webapp.LEARN_COMPARE_FRAME, step=1, label="Frame to compare the systems at", elem_id="learn_frame")
+        learn_rules = gr.CheckboxGroup(list(RULES), value=list(DEFAULT_PLOT_RULES), label="Rules", elem_id="learn_rules")
+        with gr.Accordion("A rule of your own", open=False):
+            learn_spec = gr.Textbox(lines=9, label="Rule spec (TOML or JSON): name, grid, fps, frames, centre, window, edge, resample",
+                                    placeholder=MUSETALK_V1_SPEC, elem_id="learn_spec")
+            learn_spec_draw = gr.Button("Draw my rule beside the others", elem_id="learn_spec_draw")
+        learn_compare = gr.Image(show_label=False, elem_id="learn_compare", interactive=False)
         learn_pitfalls = gr.HTML(elem_id="learn_pitfalls")
         learn_timeline = gr.Image(show_label=False, elem_id="learn_timeline", interactive=False)
         learn_drift = gr.Image(show_label=False, elem_id="learn_drift", interactive=False)
         learn_mapping = gr.Image(show_label=False, elem_id="learn_mapping", interactive=False)
+        gr.Markdown("### Every system: what it reads and how")
+        gr.HTML(webapp.systems_html(), elem_id="systems_table")
 
     with gr.Tab("Audit"):
         gr.Markdown(
@@ -153,11 +162,12 @@ with gr.Blocks(title="museviz", delete_cache=CACHE_CLEANUP) as demo:
     frame_time.submit(webapp.frame_at_time, [analysis_id, frame_time], [frame_idx], api_name="frame_at_time").then(
         webapp.inspect_plot, [analysis_id, frame_idx, rules], [frame_windows], api_name=False
     )
+    learn_inputs = [learn_fps, learn_duration, learn_rules, learn_spec]
     gr.on(
-        [demo.load, learn_fps.change, learn_duration.release, learn_rules.change],
-        webapp.learn, [learn_fps, learn_duration, learn_rules], [learn_timeline, learn_drift, learn_mapping, learn_pitfalls],
-        api_name="learn", trigger_mode="always_last",
-    )
+        [demo.load, learn_fps.change, learn_duration.release, learn_rules.change, learn_spec_draw.click],
+        webapp.learn, learn_inputs, [learn_timeline, learn_drift, learn_mapping, learn_pitfalls], api_name="learn", trigger_mode="always_last",
+    ).success(webapp.learn_compare, [*learn_inputs, learn_frame], [learn_compare], api_name=False)
+    learn_frame.release(webapp.learn_compare, [*learn_inputs, learn_frame], [learn_compare], api_name="learn_compare", trigger_mode="always_last")
 
 if __name__ == "__main__":
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE).launch(

@@ -1,22 +1,35 @@
-"""The pipeline: media -> features -> rules -> checks, for one clip."""
+"""The pipeline: media -> features, rules, checks and one pass over the pictures, for one clip.
+
+Everything that reads pictures (the sync estimate and its face track, SyncNet's crops, and
+what an interface adds: Inspect's thumbnails, the overlay) is fed by one decoding pass
+(``museviz.videopass``). The Whisper features are computed in a thread of their own
+meanwhile (torch releases the GIL, and its import overlaps the pass too), and the rules and
+checks, which need only the clip's timing, are known before either: ``on_probe`` hands
+them out at once, so a page can show the summary while the rest is measured.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from museviz.checks import DEFAULT_DURATION_TOLERANCE_S, Check, run_checks, sync_check
+from museviz.config import DEFAULT_MODEL
 from museviz.errors import MusevizError
-from museviz.lse import CROP_FACE, LseResult, measure_lse
+from museviz.lse import CROP_FACE, LseResult
 from museviz.media import Limits, Media, read_media
-from museviz.mel80 import mel80
-from museviz.rules import Schedule, Timeline, schedule_all
 from museviz.mouth import Roi
-from museviz.sync import SyncResult, estimate_sync
-from museviz.whisper50 import DEFAULT_MODEL, Whisper50, load_encoder, whisper50
+from museviz.rules import Rule, Schedule, Timeline, schedule_all
+from museviz.sync import SyncResult
+
+if TYPE_CHECKING:
+    from museviz.videopass import FrameConsumer
+    from museviz.whisper50 import Whisper50
 
 Progress = Callable[[float, str], None]
 
@@ -35,6 +48,7 @@ class Options:
     syncnet_checkpoint: str | None = None  # SyncNet weights for LSE; None: the cache, or a download
     syncnet_download: bool = True  # may fetch the published SyncNet weights (never with MUSEVIZ_OFFLINE=1)
     lse_crop: str = CROP_FACE  # SyncNet's input: "face" crops or "whole" frames
+    custom_rules: tuple[Rule, ...] = ()  # rules of the user's own (museviz.spec), applied after every system's
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,8 +78,35 @@ class Analysis:
         return [self.whisper.warning] if self.whisper.warning else []
 
 
-def analyze(path: str | os.PathLike, options: Options = Options(), progress: Progress | None = None) -> Analysis:
-    """Probe ``path``, extract both feature streams, apply every rule and run the checks.
+@dataclass(frozen=True, eq=False)
+class Probe:
+    """What is known of a clip before any feature or picture: its timing, every rule's
+    schedule, and the checks (the sync check comes with the pass)."""
+
+    media: Media
+    timeline: Timeline
+    schedules: dict[str, Schedule]
+    checks: list[Check]
+
+
+Features = tuple[np.ndarray, "Whisper50"]  # mel80 (80, M) float32 and whisper50
+ConsumerFactory = Callable[[Probe, "Future[Features]"], Sequence["FrameConsumer"]]
+
+
+def analyze(
+    path: str | os.PathLike,
+    options: Options = Options(),
+    progress: Progress | None = None,
+    *,
+    on_probe: Callable[[Probe], None] | None = None,
+    consumers: ConsumerFactory | None = None,
+) -> Analysis:
+    """Probe ``path``, extract both feature streams, apply every rule, run the checks and
+    measure sync (and LSE, with SyncNet weights) in one pass over the pictures.
+
+    ``on_probe(probe)`` is called as soon as the rules and checks are known. ``consumers(probe,
+    features)`` gives more consumers for the pass (``features``: the future mel80 and
+    whisper50, for a consumer that waits for them).
 
     Raises
     ------
@@ -77,28 +118,95 @@ def analyze(path: str | os.PathLike, options: Options = Options(), progress: Pro
         raise MusevizError(f"{options.fps:g} is not a frame rate: give a number between 0 and 1000")
     report(0.0, "Reading frame times and audio")
     media = read_media(path, options.limits)
-    report(0.1, "Loading the Whisper encoder")
-    encoder = load_encoder(options.whisper_checkpoint, options.whisper_model)
-    timeline = Timeline.of_media(media, options.fps)
-    report(0.2, "Computing mel80")
-    mel = mel80(media.audio_16k)
-    report(0.25, "Encoding whisper50")
-    whisper = whisper50(media.audio_16k, encoder)
-    report(0.6, "Applying each system's rule")
-    schedules = schedule_all(timeline)
-    checks = run_checks(media, timeline, schedules, options.duration_tolerance_s)
-    sync, sync_error = None, "the sync estimate was turned off"
-    if options.sync:
-        try:
-            sync, sync_error = estimate_sync(media, options.roi, lambda f, d: report(0.6 + 0.2 * f, d)), None
-        except MusevizError as exc:
-            sync_error = str(exc)
-    checks.append(sync_check(sync, sync_error, media.path))
-    lse, lse_error = None, None
-    try:
-        lse = measure_lse(media, sync, options.syncnet_checkpoint, options.lse_crop, options.syncnet_download, lambda f, d: report(0.8 + 0.2 * f, d))
-    except MusevizError as exc:
-        lse_error = str(exc)
-    report(1.0, "Done")
-    return Analysis(media, timeline, mel, whisper, schedules, checks, options, sync, sync_error, lse, lse_error)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="museviz-features") as pool:
+        features = pool.submit(_features, media, options)
+        probe = probe_clip(media, options)
+        if on_probe:
+            on_probe(probe)
+        sync_meter, sync_error = _guarded(lambda: _sync_meter(media, options))
+        faces = sync_meter.meter.reader if sync_meter else None
+        readers = [sync_meter] if sync_meter else []
+        if faces is None and options.lse_crop == CROP_FACE:
+            from museviz.sync import mouth_reader
 
+            faces = mouth_reader(media)
+        lse_meter, lse_error = _guarded(lambda: _lse_meter(media, options, faces))
+        if lse_meter and not sync_meter and faces is not None:
+            readers.append(faces)  # the face track SyncNet's crops follow, without the estimate
+        pass_consumers = [*readers, *([lse_meter] if lse_meter else []), *(consumers(probe, features) if consumers else [])]
+        if pass_consumers:
+            from museviz.videopass import run_pass
+
+            run_pass(media, pass_consumers, lambda f: report(0.1 + 0.8 * f, "Reading every frame"))
+        sync, sync_error = sync_meter.outcome() if sync_meter else (None, sync_error)
+        lse, lse_error = lse_meter.outcome() if lse_meter else (None, lse_error)
+        report(0.95, "Encoding whisper50")
+        mel, whisper = features.result()
+    checks = [*probe.checks, sync_check(sync, sync_error, media.path)]
+    report(1.0, "Done")
+    return Analysis(media, probe.timeline, mel, whisper, probe.schedules, checks, options, sync, sync_error, lse, lse_error)
+
+
+def probe_clip(media: Media, options: Options = Options()) -> Probe:
+    """The clip's timeline as a pipeline sees it, every rule's schedule and the checks."""
+    timeline = Timeline.of_media(media, options.fps)
+    schedules = schedule_all(timeline) | {r.name: r.schedule(timeline) for r in options.custom_rules}
+    return Probe(media, timeline, schedules, run_checks(media, timeline, schedules, options.duration_tolerance_s))
+
+
+def _features(media: Media, options: Options) -> Features:
+    """mel80 and whisper50 of the clip's audio (loads torch and the Whisper encoder on first use)."""
+    from museviz.mel80 import mel80
+    from museviz.whisper50 import load_encoder, whisper50
+
+    encoder = load_encoder(options.whisper_checkpoint, options.whisper_model)
+    return mel80(media.audio_16k), whisper50(media.audio_16k, encoder)
+
+
+def _sync_meter(media: Media, options: Options):
+    if not options.sync:
+        raise MusevizError("the sync estimate was turned off")
+    from museviz.sync import SyncMeter
+
+    return SyncMeter(media, options.roi)
+
+
+def _lse_meter(media: Media, options: Options, faces):
+    from museviz.lse import LseMeter
+
+    return LseMeter(media, options.syncnet_checkpoint, options.lse_crop, options.syncnet_download, faces)
+
+
+def _guarded(make: Callable):
+    """``(_Guard(make()), None)``, or ``(None, the sentence)`` when it raises ``MusevizError``."""
+    try:
+        return _Guard(make()), None
+    except MusevizError as exc:
+        return None, str(exc)
+
+
+class _Guard:
+    """A meter in the pass (``SyncMeter``, ``LseMeter``) whose failure, a ``MusevizError``,
+    is its outcome rather than the end of the pass."""
+
+    def __init__(self, meter):
+        self.meter = meter
+        self._error: str | None = None
+
+    def add(self, frame_idx: int, picture) -> None:
+        if self._error is None:
+            try:
+                self.meter.add(frame_idx, picture)
+            except MusevizError as exc:
+                self._error = str(exc)
+
+    def finish(self) -> None:
+        if self._error is None:
+            try:
+                self.meter.finish()
+            except MusevizError as exc:
+                self._error = str(exc)
+
+    def outcome(self):
+        """(the meter's result, None), or (None, why it has none)."""
+        return (None, self._error) if self._error else (self.meter.result, None)

@@ -210,7 +210,7 @@ def _fix(row: dict, findings: Findings, reasons: list[str], settings: AuditSetti
 def _lse_reasons(row: dict, media, sync, settings: AuditSettings) -> list[str]:
     """Fill the LSE columns of ``row``; the reasons LatentSync's rule drops the clip for."""
     try:
-        lse = measure_lse(media, sync, settings.syncnet, settings.lse_crop, download=False)
+        lse = measure_lse(media, settings.syncnet, settings.lse_crop, download=False)
     except MusevizError as exc:
         row["error"] = "; ".join(filter(None, [row["error"], f"LSE: {exc}"]))
         return ["lse-unmeasured"]

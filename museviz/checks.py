@@ -60,7 +60,11 @@ def run_checks(media: Media, timeline: Timeline, schedules: dict[str, Schedule],
     ]
 
 
-RULE_CHECK_IDS = ("v15-fps-truncation", "v15-padding-offset", "v15-window-overflow", "v1-extra-chunks", "wav2lip-tail", "wav2lip-train-shift")
+SYSTEM_CHECK_IDS = (  # the pitfalls of the newer systems' rules (the checks below rule_checks)
+    "float-frame-count", "v-express-tail", "sonic-12.5fps", "echomimic-24fps", "joyvasa-lead", "dinet-last-frame", "ip-lap-first-frames",
+    "pc-avs-early", "musetalk-v15-train-slice", "mel-edge-librosa", "system-exits",
+)
+RULE_CHECK_IDS = ("v15-fps-truncation", "v15-padding-offset", "v15-window-overflow", "v1-extra-chunks", "wav2lip-tail", "wav2lip-train-shift", *SYSTEM_CHECK_IDS)
 CLIP_CHECK_IDS = (  # every check of run_checks, in its order
     "damaged", "no-audio", "audio-format", "vfr", "fps-not-25", "rotation", "duration-mismatch", "stream-start-offset",
     *RULE_CHECK_IDS, "training-window-short",
@@ -77,6 +81,24 @@ def rule_checks(timeline: Timeline, schedules: dict[str, Schedule], name: str = 
         _v1_extra(timeline, schedules["musetalk-v1"]),
         _wav2lip_tail(timeline, schedules["wav2lip"]),
         _wav2lip_train_shift(timeline),
+        *system_checks(timeline, schedules, name),
+    ]
+
+
+def system_checks(timeline: Timeline, schedules: dict[str, Schedule], name: str = "clip.mp4") -> list[Check]:
+    """The newer systems' pitfalls (``SYSTEM_CHECK_IDS``), from the timing alone."""
+    return [
+        _float_frame_count(timeline),
+        _v_express_tail(timeline, schedules["v-express"]),
+        _sonic_rate(schedules["sonic"]),
+        _echomimic_rate(timeline, schedules["echomimic"]),
+        _joyvasa_lead(schedules["joyvasa"]),
+        _dinet_last_frame(timeline, schedules["dinet"]),
+        _ip_lap_first_frames(schedules["ip-lap"]),
+        _pc_avs_early(schedules["pc-avs"]),
+        _musetalk_train_slice(timeline, name),
+        _mel_edges(schedules),
+        _system_exits(schedules),
     ]
 
 
@@ -336,3 +358,167 @@ def _museviz_sync_fix(result: SyncResult, path: str) -> str | None:
         return None
     stem, _ = os.path.splitext(os.path.basename(path))
     return museviz_fix(shlex.quote(os.path.basename(path)), shlex.quote(f"{stem}_synced.mp4"), f"--offset={result.offset_frames}f --fps source")
+
+
+# -- the newer systems' pitfalls ------------------------------------------------------------------
+
+EXITS_CHECKED_ELSEWHERE = ("musetalk-v1", "musetalk-v1.5", "wav2lip")  # their own checks report their failures
+ZERO_PADDED_MEL = ("sadtalker", "videoretalking", "ip-lap", "diff2lip")  # pin librosa 0.9.2: zeros at the mel's edges
+REFLECT_PADDED_MEL = ("wav2lip",)  # pins librosa 0.7: reflection, as museviz's mel80
+
+
+def _float_frame_count(t: Timeline) -> Check:
+    """Frame counts computed as ``ceil(N / 16000 * fps)`` or ``int(...)`` in floating point,
+    against the same count in exact arithmetic."""
+    n = t.n_samples
+    padded = n + 1920  # JoyVASA's 1280 + 640 samples of silence
+    counts = (
+        ("hallo", f"ceil(N / 16000 * 25) = ceil({n / SAMPLE_RATE * 25!r})", math.ceil(n / SAMPLE_RATE * 25), -(-n * 25 // SAMPLE_RATE)),
+        ("memo", f"ceil(N / 16000 * 30) = ceil({n / SAMPLE_RATE * 30!r})", math.ceil(n / SAMPLE_RATE * 30), -(-n * 30 // SAMPLE_RATE)),
+        ("aniportrait", f"ceil(N / 16000 * 30) = ceil({n / SAMPLE_RATE * 30!r})", math.ceil(n / SAMPLE_RATE * 30), -(-n * 30 // SAMPLE_RATE)),
+        ("v-express", f"int(N / 16000 * 30) = int({n / SAMPLE_RATE * 30.0!r})", int(n / SAMPLE_RATE * 30.0), n * 30 // SAMPLE_RATE),
+        ("joyvasa", f"int((N + 1920) / 16000 * 25) = int({padded / SAMPLE_RATE * 25!r})", int(padded / SAMPLE_RATE * 25), padded * 25 // SAMPLE_RATE),
+    )
+    off = [(rule, text, got, exact) for rule, text, got, exact in counts if got != exact]
+    if not off:
+        return Check("float-frame-count", OK, f"N = {n}: the float frame counts of Hallo, MEMO, AniPortrait, V-Express and JoyVASA are exact", 0.0)
+    parts = "; ".join(f"{rule} {text} = {got}, exactly {exact}: one frame too {'many' if got > exact else 'few'}" for rule, text, got, exact in off)
+    return Check("float-frame-count", INFO, f"N = {n} samples: {parts}", float(len(off)))
+
+
+def _v_express_tail(t: Timeline, vx: Schedule) -> Check:
+    nominal = int(t.n_samples / SAMPLE_RATE * 30.0)
+    if vx.error:
+        return Check("v-express-tail", INFO, f"V-Express {vx.error}", None)
+    dropped = nominal - vx.n_chunks
+    return Check(
+        "v-express-tail", INFO,
+        f"V-Express counts int({t.n_samples} / 16000 * 30) = {nominal} frames, makes the {vx.n_chunks} its 24-frame windows (stride 20) "
+        f"cover, dropping {dropped} at the end, and writes them at {vx.n_chunks} / {t.audio_duration_s:.3f} s = {vx.fps_used:.3f} fps, "
+        f"stretched to the audio (motion generated for 30 fps plays {abs(30 / vx.fps_used - 1) * 100:.1f} % {'slower' if vx.fps_used < 30 else 'faster'})",
+        vx.fps_used,
+    )
+
+
+def _sonic_rate(sonic: Schedule) -> Check:
+    if sonic.error:
+        return Check("sonic-12.5fps", INFO, f"Sonic {sonic.error}", None)
+    n = sonic.n_chunks
+    return Check(
+        "sonic-12.5fps", INFO,
+        f"Sonic generates {n} frames at 12.5 fps (one audio window per 80 ms); RIFE puts one between each pair, so of the "
+        f"{2 * n - 1} frames at 25 fps, {n - 1} never had an audio window of their own",
+        sonic.fps_used,
+    )
+
+
+def _echomimic_rate(t: Timeline, echo: Schedule) -> Check:
+    fps = echo.fps_used
+    if echo.error:
+        return Check("echomimic-24fps", INFO, f"EchoMimic {echo.error}", fps)
+    if math.isclose(t.fps, fps, abs_tol=1e-9):
+        return Check("echomimic-24fps", OK, f"EchoMimic's default {fps:g} fps is this clip's rate", fps)
+    last = echo.n_chunks - 1
+    apart_s = last / fps - last / t.fps
+    return Check(
+        "echomimic-24fps", INFO,
+        f"EchoMimic generates at its CLI default of {fps:g} fps, not this clip's {t.fps:.3f}: its frame {last} is shown at "
+        f"{last / fps:.2f} s, where this clip shows frame {last} at {last / t.fps:.2f} s ({apart_s * 1000:+.0f} ms); pass --fps {t.fps:g} "
+        f"to generate at the clip's rate",
+        fps,
+    )
+
+
+def _joyvasa_lead(jv: Schedule) -> Check:
+    lead_ms = 2 * 1000 / jv.fps_used
+    return Check(
+        "joyvasa-lead", INFO,
+        f"JoyVASA pads the audio with 1280 samples of silence before it, so frame j hears samples [640 j - 1320, 640 j - 600): "
+        f"2 frames ({lead_ms:.0f} ms) before the audio it is shown with; its training crops have no such lead",
+        lead_ms,
+    )
+
+
+def _dinet_last_frame(t: Timeline, dinet: Schedule) -> Check:
+    n_rows = t.n_features("deepspeech25")
+    if dinet.error:
+        return Check("dinet-last-frame", INFO, f"DINet {dinet.error}: no output at all", None)
+    return Check(
+        "dinet-last-frame", INFO,
+        f"DINet has {n_rows} DeepSpeech rows but range(5, R + 4) makes only {dinet.n_chunks} frames: the last 40 ms of audio "
+        f"never gets a frame (the audio is muxed in full)",
+        float(n_rows - dinet.n_chunks),
+    )
+
+
+def _ip_lap_first_frames(ip: Schedule) -> Check:
+    if not ip.n_chunks:
+        return Check("ip-lap-first-frames", INFO, f"IP_LAP {ip.error}", None)
+    exits = f"; it {ip.error}" if ip.error else ""
+    return Check(
+        "ip-lap-first-frames", INFO,
+        f"IP_LAP writes its first rendered frame three times: output frames 0 and 1 are copies of frame 2, with its lips "
+        f"(the audio of frames 0..4){exits}",
+        2.0,
+    )
+
+
+def _pc_avs_early(pc: Schedule) -> Check:
+    if pc.error:
+        return Check("pc-avs-early", INFO, f"PC-AVS {pc.error}", None)
+    early_ms = 2 * 1000 / pc.fps_used
+    return Check(
+        "pc-avs-early", INFO,
+        f"PC-AVS saves target frame f as image f - 2 and muxes the audio from 0 s: every frame's lips show {early_ms:.0f} ms "
+        f"(2 frames) before their audio, and its {pc.n_chunks} frames are 4 short of the audio's",
+        early_ms,
+    )
+
+
+def _musetalk_train_slice(t: Timeline, name: str) -> Check:
+    """MuseTalk 1.5's training dataloader, at 25 fps: which drive frames read audio from the
+    wrong 30 s slice (750 frames and on), and whose SyncNet mel is 4 s early."""
+    from museviz.systems.musetalk import SLICE_FRAMES, SLICE_LATE_START
+
+    n = t.n_frames
+    if n <= SLICE_LATE_START:
+        return Check("musetalk-v15-train-slice", OK, f"{n} frames at 25 fps: every MuseTalk 1.5 training sample reads its own 30 s slice", 0.0)
+    wrong = max(n - SLICE_FRAMES, 0)
+    frames = np.arange(n)
+    mel_early = int(((frames % SLICE_FRAMES) >= SLICE_LATE_START).sum())
+    return Check(
+        "musetalk-v15-train-slice", WARN,
+        f"MuseTalk 1.5 training at 25 fps: the {wrong} drive frames from frame {SLICE_FRAMES} (30 s) on read whisper features "
+        f"of the first 30 s (the loop's slice is thrown away), and {mel_early} frames with start % 750 >= 700 read a SyncNet "
+        f"mel 4 s early; cut training clips at 28 s",
+        float(wrong),
+        f"ffmpeg -i {name} -c:v libx264 -crf 18 -c:a aac -f segment -segment_time 28 -reset_timestamps 1 part_%03d.mp4",
+    )
+
+
+def _mel_edges(schedules: dict[str, Schedule]) -> Check:
+    """Windows that read the first or last 2 mel frames, which a centred STFT pads by
+    reflection in librosa 0.7 and with zeros from 0.9 on."""
+    counts = {}
+    for rule in (*REFLECT_PADDED_MEL, *ZERO_PADDED_MEL):
+        s = schedules[rule]
+        if not s.n_chunks:
+            continue
+        read = s.indices[~s.dropped] if s.dropped.any() else s.indices
+        counts[rule] = int(((read >= 0) & ((read < 2) | (read >= s.n_valid - 2))).any(axis=1).sum())
+    zero_padded = sum(counts.get(r, 0) for r in ZERO_PADDED_MEL)
+    parts = ", ".join(f"{rule} {n}" for rule, n in counts.items())
+    return Check(
+        "mel-edge-librosa", INFO if zero_padded else OK,
+        f"the first and last 2 mel frames depend on librosa: 0.7 (Wav2Lip's pin, and museviz's mel80) pads by reflection, 0.9 "
+        f"(SadTalker, VideoReTalking, IP_LAP, Diff2Lip) with zeros; windows reading them: {parts}",
+        float(zero_padded),
+    )
+
+
+def _system_exits(schedules: dict[str, Schedule]) -> Check:
+    failing = [(name, s) for name, s in schedules.items() if s.error and name not in EXITS_CHECKED_ELSEWHERE]
+    if not failing:
+        return Check("system-exits", OK, "every system makes its frames of this clip", 0.0)
+    parts = "; ".join(f"{name} {s.error}" for name, s in failing)
+    return Check("system-exits", INFO, f"{len(failing)} system{'s' if len(failing) > 1 else ''} cannot run on this clip as it is: {parts}", float(len(failing)))

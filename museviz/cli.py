@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration-tolerance", type=_non_negative, default=DEFAULT_DURATION_TOLERANCE_S, metavar="S",
         help=f"audio/video duration mismatch allowed, in seconds (default {DEFAULT_DURATION_TOLERANCE_S})",
     )
+    a.add_argument("--rule", action="append", default=[], metavar="FILE",
+                   help="a rule of your own, as a TOML or JSON spec (see museviz/spec.py); repeat for more")
     _add_limits(a)
     _add_lse(a)
     _add_analyze_outputs(a)
@@ -194,10 +196,13 @@ def main(argv: list[str] | None = None) -> int:
 def _analyze(args: argparse.Namespace) -> int:
     # Imported here, not at the top: torch and matplotlib take seconds to load, and a
     # usage error should not wait for them.
+    from museviz.spec import load_rules
+
+    custom = load_rules(args.rule)
     check_video(args.video, _limits(args))
     from museviz.analysis import Options, analyze
-    from museviz.overlay import render_overlay
-    from museviz.plots import save_plots
+    from museviz.overlay import DEFAULT_OVERLAY_RULES, render_overlay
+    from museviz.plots import DEFAULT_PLOT_RULES, save_plots
     from museviz.report import write_report
 
     options = Options(
@@ -210,16 +215,18 @@ def _analyze(args: argparse.Namespace) -> int:
         limits=_limits(args),
         syncnet_checkpoint=args.syncnet,
         lse_crop=args.lse_crop,
+        custom_rules=custom,
     )
     analysis = analyze(args.video, options)
+    yours = [r.name for r in custom]
     out = Path(args.out)
     created = not out.exists()
     try:
         paths = list(write_report(analysis, out).values())
         if not args.no_plots:
-            paths += save_plots(analysis, out).values()
+            paths += save_plots(analysis, out, rules=[*DEFAULT_PLOT_RULES, *yours]).values()
         if not args.no_overlay:
-            paths.append(render_overlay(analysis, out / OVERLAY_NAME, shift_ms=args.shift_ms))
+            paths.append(render_overlay(analysis, out / OVERLAY_NAME, rules=[*DEFAULT_OVERLAY_RULES, *yours], shift_ms=args.shift_ms))
     except OSError as exc:
         if created:
             shutil.rmtree(out, ignore_errors=True)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from museviz.media import Media, iter_frames
+from museviz.media import Media, RgbPicture
 
 MAX_WIDTH = 480  # px: the Inspect view shows frames about this wide
 MIN_WIDTH = 96  # px: never smaller than this, even for very long clips
@@ -31,15 +31,11 @@ class FrameStore:
     @classmethod
     def build(cls, media: Media, progress: Callable[[float, str], None] | None = None) -> "FrameStore":
         """Decode ``media`` once and keep every frame within ``BUDGET_BYTES``."""
-        size = thumbnail_size(*media.video.display_size, media.video.n_frames)
-        jpegs: list[bytes | None] = [None] * media.video.n_frames
-        step = max(media.video.n_frames // 20, 1)
-        for idx, rgb in iter_frames(media, size=size):
-            ok, data = cv2.imencode(".jpg", rgb[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-            jpegs[idx] = data.tobytes() if ok else None
-            if progress and idx % step == 0:
-                progress(idx / media.video.n_frames, "Keeping frames for the Inspect tab")
-        return cls(jpegs)
+        from museviz.videopass import run_pass
+
+        keeper = ThumbnailKeeper(media)
+        run_pass(media, [keeper], progress and (lambda f: progress(f, "Keeping frames for the Inspect tab")))
+        return keeper.store
 
     def frame(self, frame_idx: int) -> np.ndarray | None:
         """Frame ``frame_idx`` as (h, w, 3) uint8 RGB, or None if it could not be decoded."""
@@ -47,6 +43,24 @@ class FrameStore:
         if data is None:
             return None
         return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)[:, :, ::-1]
+
+
+class ThumbnailKeeper:
+    """A consumer of the decoding pass (``museviz.videopass``): each frame scaled down and
+    kept as a JPEG; ``finish`` gives the ``FrameStore`` (also kept as ``store``)."""
+
+    def __init__(self, media: Media):
+        self._to_rgb = RgbPicture(media.video.rotation, thumbnail_size(*media.video.display_size, media.video.n_frames))
+        self._jpegs: list[bytes | None] = [None] * media.video.n_frames
+        self.store: FrameStore | None = None
+
+    def add(self, frame_idx: int, picture) -> None:
+        ok, data = cv2.imencode(".jpg", self._to_rgb(picture.frame)[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        self._jpegs[frame_idx] = data.tobytes() if ok else None
+
+    def finish(self) -> FrameStore:
+        self.store = FrameStore(self._jpegs)
+        return self.store
 
 
 def thumbnail_size(width: int, height: int, n_frames: int) -> tuple[int, int]:

@@ -16,24 +16,24 @@ clock of ``museviz.media`` (seconds since the first audio sample):
   the ends, as the reference); resized to 224 with bilinear interpolation. ``whole``: the
   whole frame resized to 224 (Wav2Lip's LRS mode, for clips that are already face crops).
 
-Crops are made one decoded frame at a time (``CropMaker``) and handed to SyncNet in
-batches, so memory does not grow with the clip.
+Crops are made one decoded frame at a time in the pass the other consumers share
+(``LseMeter``, ``SlotCropper``) and handed to SyncNet in batches, so memory does not grow
+with the clip.
 """
 
 from __future__ import annotations
 
 import os
-import warnings
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.signal import medfilt
 
 from museviz.errors import MusevizError
 from museviz.grid import SAMPLE_RATE as AUDIO_RATE, SYNCNET_CROP_PX as CROP_SIZE, SYNCNET_FPS as VIDEO_FPS
-from museviz.media import Media, iter_frames
+from museviz.media import Media
 
 if TYPE_CHECKING:
     from museviz.syncnet import LseScores
@@ -43,6 +43,7 @@ CROP_MODES = (CROP_FACE, CROP_WHOLE)
 CROP_SCALE = 0.4  # syncnet_python's crop_scale: the square's side is 2 * (1 + CROP_SCALE) * s
 CROP_PAD_VALUE = 110  # grey level outside the frame
 BOX_MEDFILT = 13  # slots: kernel of the median filter over the box centre and size
+MAX_WAITING_BYTES = 256 * 2**20  # pictures kept while face crops wait for the face boxes after them
 SLOT_TOLERANCE_S = 0.0005  # a frame this close after a slot's time is on screen at it (timestamp rounding)
 AGREE_FRAMES = 1  # SyncNet's and the weight-free offsets agree within one 25 fps frame
 KEEP_MIN_LSE_C = 3.0  # LatentSync keeps a clip with SyncNet confidence >= 3 ...
@@ -91,35 +92,21 @@ def slot_frames(frame_times_s: np.ndarray, end_s: float) -> np.ndarray:
     return np.maximum(np.searchsorted(frame_times_s, slot_s + SLOT_TOLERANCE_S, side="right") - 1, 0)
 
 
-def face_boxes(media: Media, sync) -> np.ndarray:
-    """(n_frames, 4) float face boxes (x, y, w, h in px of the upright picture; NaN where no
-    face): the one place LSE reads the face track from.
-
-    The sync estimate's per-frame face boxes (``museviz.face``); without an estimate, or
-    with one measured in a region the user gave, the face is tracked now.
-    """
-    from museviz.mouth import ROI_FACE
-    from museviz.sync import measure_mouth
-
-    if sync is not None and sync.roi_source == ROI_FACE:
-        return np.asarray(sync.face_boxes_px, float)
-    return measure_mouth(media).face_boxes_px
-
-
 def slot_boxes(boxes_px: np.ndarray, slots: np.ndarray) -> np.ndarray | None:
     """(n_slots, 3) crop centre x, centre y and half-size ``s`` per slot, as syncnet_python
     smooths them: from each slot's face box (gaps interpolated, ends held), median-filtered
-    over ``BOX_MEDFILT`` slots. None when no slot has a face box."""
+    over ``BOX_MEDFILT`` slots, zero-padded at the ends as scipy's ``medfilt`` is. None when
+    no slot has a face box. (``SlotCropper`` computes the same slot by slot, during the pass.)"""
     boxes = boxes_px[slots]
     found = np.all(np.isfinite(boxes), axis=1)
     if not np.any(found):
         return None
     idx = np.arange(len(slots))
     x, y, w, h = (np.interp(idx, idx[found], boxes[found, i]) for i in range(4))
-    centre_x, centre_y, half = x + w / 2, y + h / 2, np.maximum(w, h) / 2
-    with warnings.catch_warnings():  # fewer slots than the kernel: zero-padded, as it always is at the ends
-        warnings.simplefilter("ignore", UserWarning)
-        return np.stack([medfilt(v, BOX_MEDFILT) for v in (centre_x, centre_y, half)], axis=1)
+    raw = np.stack([x + w / 2, y + h / 2, np.maximum(w, h) / 2], axis=1)
+    half = BOX_MEDFILT // 2
+    padded = np.concatenate([np.zeros((half, 3)), raw, np.zeros((half, 3))])
+    return np.median(np.lib.stride_tricks.sliding_window_view(padded, BOX_MEDFILT, axis=0), axis=-1)
 
 
 def face_crop(picture: np.ndarray, centre_x: float, centre_y: float, half: float) -> np.ndarray:
@@ -150,48 +137,134 @@ def whole_crop(picture: np.ndarray) -> np.ndarray:
     return cv2.resize(picture, (CROP_SIZE, CROP_SIZE), interpolation=cv2.INTER_LINEAR)
 
 
-class CropMaker:
-    """Turns decoded frames, fed in order with ``add``, into SyncNet's crops, one per 25 fps slot.
+class SlotCropper:
+    """A consumer of the decoding pass (``museviz.videopass``): SyncNet's crop of each 25 fps
+    slot, handed to ``sink`` ((224, 224, 3) uint8 BGR) in slot order, ``n_crops`` at most.
 
-    ``slots`` maps slots to source frames (``slot_frames``); ``boxes`` is (n_slots, 3)
-    from ``slot_boxes`` for face crops, None for whole frames. Each crop, (224, 224, 3)
-    uint8 BGR, goes to ``sink`` as soon as its slot is known; at most ``n_crops`` are made.
-    A slot whose frame never decodes shows the frame before it.
+    Whole frames are cropped as their slot's frame arrives. Face crops follow ``faces`` (the
+    ``MouthReader`` of the same pass, whose face boxes settle a few frames after their
+    frame): a slot is cropped once the boxes of the ``BOX_MEDFILT`` slots around it are
+    known, gaps interpolated between found boxes as ``slot_boxes`` does, so only the pictures
+    of the slots waiting for that are kept. A gap in the face track longer than
+    ``MAX_WAITING_BYTES`` of pictures is filled by holding the last box (``slot_boxes``
+    would interpolate across it); a slot whose frame never decodes shows the frame before it.
     """
 
-    def __init__(self, slots: np.ndarray, boxes: np.ndarray | None, sink: Callable[[np.ndarray], None], n_crops: int | None = None):
+    def __init__(self, slots: np.ndarray, n_crops: int, sink: Callable[[np.ndarray], None], faces=None):
         self._slots = slots
-        self._boxes = boxes
+        self._n_crops = min(n_crops, len(slots))
         self._sink = sink
-        self._n_crops = len(slots) if n_crops is None else min(n_crops, len(slots))
+        self._faces = faces
+        self._waiting: deque = deque()  # (slot, picture) assigned, not yet cropped
+        self._waiting_bytes = 0
+        self._assigned = 0  # slots given a picture
+        self._last = None
+        self._raw = np.full((len(slots), 3), np.nan)  # centre x, centre y, s of each settled slot's face box
+        self._settled = 0  # slots whose face box is known (found or not)
+        self._found: list[int] = []  # settled slots with a face box, ascending
+        self._final = False
         self.n_made = 0
-        self._last: np.ndarray | None = None
 
     @property
     def done(self) -> bool:
         return self.n_made >= self._n_crops
 
-    def add(self, frame_idx: int, picture: np.ndarray) -> None:
-        """The decoded frame ``frame_idx``: (h, w, 3) uint8 RGB, upright."""
-        while not self.done and self._slots[self.n_made] <= frame_idx:
-            shown = picture if self._slots[self.n_made] == frame_idx or self._last is None else self._last
-            self._emit(shown)
+    @property
+    def face_fraction(self) -> float | None:
+        """The share of the cropped slots whose frame has a face box (face crops only)."""
+        if self._faces is None:
+            return None
+        return sum(1 for k in self._found if k < self._n_crops) / max(self._n_crops, 1)
+
+    def add(self, frame_idx: int, picture) -> None:
+        while self._assigned < self._n_crops and self._slots[self._assigned] <= frame_idx:
+            shown = picture if self._slots[self._assigned] == frame_idx or self._last is None else self._last
+            self._wait(self._assigned, shown)
+            self._assigned += 1
         self._last = picture
+        self._crop_ready()
 
     def finish(self) -> None:
-        """Fill the slots after the last decoded frame with it."""
+        """Fill the slots after the last decoded frame with it, and crop every slot left."""
         if self._last is None:
             raise MusevizError("no frame of the clip could be decoded for SyncNet")
-        while not self.done:
-            self._emit(self._last)
+        while self._assigned < self._n_crops:
+            self._wait(self._assigned, self._last)
+            self._assigned += 1
+        self._final = True
+        self._crop_ready()
 
-    def _emit(self, picture: np.ndarray) -> None:
-        if self._boxes is None:
-            crop = whole_crop(picture)
-        else:
-            crop = face_crop(picture, *self._boxes[self.n_made])
-        self._sink(np.ascontiguousarray(crop[:, :, ::-1]))  # RGB -> BGR, as cv2.imread gives
-        self.n_made += 1
+    def _wait(self, slot: int, picture) -> None:
+        self._waiting.append((slot, picture))
+        self._waiting_bytes += picture.frame.width * picture.frame.height * 3 // 2
+
+    def _crop_ready(self) -> None:
+        if self._faces is not None:
+            self._settle()
+        while self._waiting and not self.done:
+            slot, picture = self._waiting[0]
+            if self._faces is None:
+                crop = whole_crop(picture.rgb)
+            else:
+                centre = self._smoothed(slot, hold=self._final or self._waiting_bytes > MAX_WAITING_BYTES)
+                if centre is None:
+                    if self._final or (self._waiting_bytes > MAX_WAITING_BYTES and not self._found):
+                        self._drop()  # no face yet to place it by
+                        continue
+                    return
+                crop = face_crop(picture.rgb, *centre)
+            self._drop()
+            self._sink(np.ascontiguousarray(crop[:, :, ::-1]))  # RGB -> BGR, as cv2.imread gives
+            self.n_made += 1
+        if self.done:
+            self._waiting.clear()
+
+    def _drop(self) -> None:
+        _, picture = self._waiting.popleft()
+        self._waiting_bytes -= picture.frame.width * picture.frame.height * 3 // 2
+
+    def _settle(self) -> None:
+        """Read the face boxes of the slots whose frames the mouth reader has settled."""
+        settled_frame = self._faces.settled
+        while self._settled < len(self._slots) and self._slots[self._settled] <= settled_frame:
+            box = self._faces.face_box(int(self._slots[self._settled]))
+            if box is not None:
+                x, y, w, h = box
+                self._raw[self._settled] = (x + w / 2, y + h / 2, max(w, h) / 2)
+                self._found.append(self._settled)
+            self._settled += 1
+
+    def _value(self, slot: int, hold: bool) -> np.ndarray | None:
+        """Slot ``slot``'s (centre x, centre y, s), gaps interpolated as ``np.interp`` does;
+        None while it cannot be known yet. ``hold``: a gap with no box after it takes the
+        last box."""
+        if slot >= self._settled:
+            return None if not hold or not self._found else self._raw[self._found[-1]]
+        if np.isfinite(self._raw[slot, 0]):
+            return self._raw[slot]
+        at = np.searchsorted(self._found, slot)
+        if at < len(self._found):
+            right = self._found[at]
+            if at == 0:
+                return self._raw[right]
+            left = self._found[at - 1]
+            weight = (slot - left) / (right - left)
+            return (1 - weight) * self._raw[left] + weight * self._raw[right]
+        return self._raw[self._found[-1]] if hold and self._found else None
+
+    def _smoothed(self, slot: int, hold: bool) -> np.ndarray | None:
+        """The median over the ``BOX_MEDFILT`` slots around ``slot`` (zeros beyond the clip's slots)."""
+        half = BOX_MEDFILT // 2
+        values = []
+        for j in range(slot - half, slot + half + 1):
+            if j < 0 or j >= len(self._slots):
+                values.append(np.zeros(3))
+                continue
+            value = self._value(j, hold)
+            if value is None:
+                return None
+            values.append(value)
+        return np.median(np.stack(values), axis=0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -267,72 +340,86 @@ class LseResult:
         }
 
 
-def measure_lse(
-    media: Media,
-    sync=None,
-    checkpoint: str | os.PathLike | None = None,
-    crop: str = CROP_FACE,
-    download: bool = True,
-    progress: Progress | None = None,
-) -> LseResult:
-    """LSE-C, LSE-D and SyncNet's offset for a probed clip, in one decoding pass.
+class LseMeter:
+    """A consumer of the decoding pass (``museviz.videopass``) that scores the clip with
+    SyncNet: its crops (``SlotCropper``) go to SyncNet in batches as they are made;
+    ``finish`` gives the ``LseResult`` (also kept as ``result``).
 
-    Parameters
-    ----------
-    media : Media
-    sync : SyncResult, optional
-        The weight-free estimate, whose face track the face crops follow (``face_boxes``).
-    checkpoint : path, optional
-        SyncNet weights; None: found as ``museviz.syncnet.find_checkpoint`` says
-        (``download`` allows fetching the published ones).
-    crop : "face" or "whole"
+    ``faces`` is the pass's ``MouthReader`` for face crops (None for whole frames).
 
     Raises
     ------
     MusevizError
         When LSE cannot be measured, in one sentence: no weights, a file that is not
-        SyncNet's, no audio, no face (for face crops), a clip shorter than one window.
+        SyncNet's, no audio, a clip shorter than one window (here), no face for face crops
+        (at ``finish``).
     """
-    # Imported here: torch takes seconds to load, and the interfaces read this module's settings first.
-    from museviz.syncnet import LseRun, find_checkpoint
+
+    def __init__(self, media: Media, checkpoint: str | os.PathLike | None = None, crop: str = CROP_FACE, download: bool = True, faces=None):
+        self._name = os.path.basename(media.path)
+        # Imported here: torch takes seconds to load, and the interfaces read this module's settings first.
+        from museviz.syncnet import LseRun, find_checkpoint
+
+        if crop not in CROP_MODES:
+            raise MusevizError(f"unknown LSE crop {crop!r}: choose {' or '.join(CROP_MODES)}")
+        path = find_checkpoint(checkpoint, download)
+        if not media.audio.present or len(media.audio_16k) == 0:
+            raise MusevizError(f"{self._name} has no audio: SyncNet needs sound")
+        video = media.video
+        self._video = video
+        self._crop = crop
+        self._slots = slot_frames(video.frame_times_s, float(video.frame_times_s[0]) + video.duration_s)
+        self._run = LseRun(path, pcm16_audio(media), len(self._slots))
+        self._cropper = SlotCropper(self._slots, self._run.n_frames_needed, self._run.add, faces if crop == CROP_FACE else None)
+        self.result: LseResult | None = None
+
+    def add(self, frame_idx: int, picture) -> None:
+        if not self._cropper.done:
+            self._cropper.add(frame_idx, picture)
+
+    def finish(self) -> LseResult:
+        self._cropper.finish()
+        if not self._cropper.done:
+            raise MusevizError(f"no face found in {self._name} for SyncNet's face crops: for a clip that is already a face crop, use the whole frames (--lse-crop whole)")
+        scores = self._run.finish()
+        notes = [_sampling_note(self._video, self._slots)]
+        face_fraction = self._cropper.face_fraction
+        if self._crop == CROP_FACE:
+            notes.append("face crops as syncnet_python cuts them, around museviz's tracked face box (not syncnet_python's S3FD detector)")
+            if face_fraction < FEW_FACES_FRACTION:
+                notes.append(f"a face box was found for {face_fraction:.0%} of the frames; the others use boxes interpolated between them")
+        else:
+            notes.append("whole frames resized to 224 x 224, as Wav2Lip's LRS script scores clips that are already face crops")
+        net = self._run.net
+        self.result = LseResult(scores, self._crop, net.name, net.sha256, net.device, len(self._slots), _resampled(self._video, self._slots), face_fraction, notes)
+        return self.result
+
+
+def measure_lse(
+    media: Media,
+    checkpoint: str | os.PathLike | None = None,
+    crop: str = CROP_FACE,
+    download: bool = True,
+    progress: Progress | None = None,
+) -> LseResult:
+    """LSE-C, LSE-D and SyncNet's offset of a probed clip, in a decoding pass of its own
+    (with the face tracked in the same pass for face crops). ``museviz.pipeline`` runs the
+    ``LseMeter`` in the pass the other consumers share instead.
+
+    Raises
+    ------
+    MusevizError
+        As ``LseMeter``.
+    """
+    from museviz.sync import mouth_reader
+    from museviz.videopass import run_pass
 
     report = progress or (lambda _f, _d: None)
-    if crop not in CROP_MODES:
-        raise MusevizError(f"unknown LSE crop {crop!r}: choose {' or '.join(CROP_MODES)}")
-    path = find_checkpoint(checkpoint, download)
-    name = os.path.basename(media.path)
-    if not media.audio.present or len(media.audio_16k) == 0:
-        raise MusevizError(f"{name} has no audio: SyncNet needs sound")
-    video = media.video
-    slots = slot_frames(video.frame_times_s, float(video.frame_times_s[0]) + video.duration_s)
-    run = LseRun(path, pcm16_audio(media), len(slots))
-    n_crops = run.n_frames_needed
-    boxes, face_fraction = None, None
-    notes = [_sampling_note(video, slots)]
-    if crop == CROP_FACE:
-        report(0.0, "Finding the face for SyncNet's crops")
-        per_frame = face_boxes(media, sync)
-        boxes = slot_boxes(per_frame, slots)
-        if boxes is None:
-            raise MusevizError(f"no face found in {name} for SyncNet's face crops: for a clip that is already a face crop, use the whole frames (--lse-crop whole)")
-        face_fraction = float(np.mean(np.all(np.isfinite(per_frame[slots[:n_crops]]), axis=1)))
-        notes.append("face crops as syncnet_python cuts them, around museviz's tracked face box (not syncnet_python's S3FD detector)")
-        if face_fraction < FEW_FACES_FRACTION:
-            notes.append(f"a face box was found for {face_fraction:.0%} of the frames; the others use boxes interpolated between them")
-    else:
-        notes.append("whole frames resized to 224 x 224, as Wav2Lip's LRS script scores clips that are already face crops")
-    maker = CropMaker(slots, boxes, run.add, n_crops)
-    step = max(1, video.n_frames // 20)
-    for frame_idx, picture in iter_frames(media):
-        maker.add(frame_idx, picture)
-        if maker.done:
-            break
-        if frame_idx % step == 0:
-            report(0.1 + 0.85 * maker.n_made / n_crops, "Scoring with SyncNet")
-    maker.finish()
-    scores = run.finish()
+    faces = mouth_reader(media) if crop == CROP_FACE else None
+    meter = LseMeter(media, checkpoint, crop, download, faces)
+    run_pass(media, [c for c in (faces, meter) if c is not None], lambda f: report(f, "Scoring with SyncNet"))
     report(1.0, "LSE measured")
-    return LseResult(scores, crop, run.net.name, run.net.sha256, run.net.device, len(slots), _resampled(video, slots), face_fraction, notes)
+    return meter.result
 
 
 def _resampled(video, slots: np.ndarray) -> bool:

@@ -177,30 +177,52 @@ def iter_frames(media: Media, size: tuple[int, int] | None = None) -> Iterator[t
     ``frame_idx`` indexes ``media.video.frame_times_s``; frames the decoder cannot place
     there (a damaged stream) are skipped rather than mislabelled.
     """
-    width, height = size if size else (None, None)
-    if media.video.rotation in (90, 270):
-        width, height = height, width
-    # One reformatter for the whole clip: frame.to_ndarray sets up a new conversion per frame.
-    reformatter = VideoReformatter()
-    for frame_idx, frame in _placed_frames(media):
-        yield frame_idx, upright(reformatter.reformat(frame, width, height, format="rgb24").to_ndarray(), media.video.rotation)
+    to_rgb = RgbPicture(media.video.rotation, size)
+    for frame_idx, frame in placed_frames(media):
+        yield frame_idx, to_rgb(frame)
 
 
 def iter_luma(media: Media) -> Iterator[tuple[int, np.ndarray]]:
     """Decode the pictures one at a time as ``(frame_idx, luma)``: the upright grey picture,
-    (height, width) uint8, indexed as in ``iter_frames``.
+    (height, width) uint8, indexed as in ``iter_frames`` (see ``LumaPicture``)."""
+    to_luma = LumaPicture(media.video.rotation)
+    for frame_idx, frame in placed_frames(media):
+        yield frame_idx, to_luma(frame)
+
+
+class RgbPicture:
+    """A decoded frame as its upright RGB picture, (height, width, 3) uint8, scaled to
+    ``size`` = (width, height) of the upright picture when given."""
+
+    def __init__(self, rotation: int, size: tuple[int, int] | None = None):
+        width, height = size if size else (None, None)
+        self._size = (height, width) if rotation in (90, 270) else (width, height)
+        self._rotation = rotation
+        # One reformatter for the whole clip: frame.to_ndarray sets up a new conversion per frame.
+        self._reformatter = VideoReformatter()
+
+    def __call__(self, frame: av.VideoFrame) -> np.ndarray:
+        return upright(self._reformatter.reformat(frame, *self._size, format="rgb24").to_ndarray(), self._rotation)
+
+
+class LumaPicture:
+    """A decoded frame as its upright grey picture, (height, width) uint8, C-contiguous.
 
     An 8-bit YUV frame gives its Y plane as it is, with no colour conversion (three times
-    faster than ``iter_frames`` on 640x360 H.264). Its levels are the video's: usually
-    16-235, a scale and an offset away from an RGB-to-grey conversion.
+    faster than RGB on 640x360 H.264). Its levels are the video's: usually 16-235, a scale
+    and an offset away from an RGB-to-grey conversion.
     """
-    reformatter = VideoReformatter()
-    for frame_idx, frame in _placed_frames(media):
+
+    def __init__(self, rotation: int):
+        self._rotation = rotation
+        self._reformatter = VideoReformatter()
+
+    def __call__(self, frame: av.VideoFrame) -> np.ndarray:
         if frame.format.name in LUMA_PLANE_FORMATS:
             luma = plane_array(frame.planes[0]).copy()
         else:
-            luma = reformatter.reformat(frame, format="gray").to_ndarray()
-        yield frame_idx, upright(luma, media.video.rotation)
+            luma = self._reformatter.reformat(frame, format="gray").to_ndarray()
+        return upright(luma, self._rotation)
 
 
 def plane_array(plane) -> np.ndarray:
@@ -208,9 +230,9 @@ def plane_array(plane) -> np.ndarray:
     return np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
 
 
-def _placed_frames(media: Media) -> Iterator[tuple[int, av.VideoFrame]]:
-    """Every decoded frame with its index in ``media.video.frame_times_s``; frames that
-    cannot be placed there are skipped."""
+def placed_frames(media: Media) -> Iterator[tuple[int, av.VideoFrame]]:
+    """Every decoded frame, in display order, with its index in ``media.video.frame_times_s``;
+    frames that cannot be placed there are skipped. The one decoding loop of museviz."""
     pts_to_idx = {int(p): i for i, p in enumerate(media.video.frame_pts)}
     with _open(media.path) as container:
         stream = container.streams.video[0]

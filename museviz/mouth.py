@@ -3,9 +3,9 @@
 An open mouth shows its dark inside; closed lips, lips pressed together for /p b m/, and
 teeth show none. So the mouth is cut out of the grey picture along the face's own axes
 (centred on the 20 lip landmarks, level with the eyes, ``MOUTH_CROP_EYES`` eye distances
-wide, so its size follows the face and not the camera), and its openness is the share of
-the crop's middle that is darker than ``DARK_FRACTION`` of the crop's median grey: a ratio,
-so a light that brightens or dims the whole face by 20% changes nothing, and bright teeth
+wide, so its size follows the face and not the camera), and its openness is how much of
+the crop's middle is darker than ``DARK_FRACTION`` of the crop's median grey: a ratio, so
+a light that brightens or dims the whole face by 20% changes nothing, and bright teeth
 count as closed. On real faces this follows speech better than the distance between the
 lip landmarks, which tracks a smile as much as an opening (see ``museviz.sync``).
 """
@@ -23,47 +23,56 @@ from museviz.face import LEFT_EYE, LIPS, RIGHT_EYE, FaceTracker, eye_distance, f
 CROP_W, CROP_H = 32, 20  # px of the mouth crop
 MOUTH_CROP_EYES = 1.3  # crop width in eye distances: the lips and a margin of cheek
 SAMPLE_MAX_W = 128  # px: the crop is first sampled at most this wide, then area-averaged down (no aliasing)
-DARK_FRACTION = 0.6  # a pixel darker than this share of the crop's median grey is the mouth's inside
+DARK_FRACTION = 0.7  # a pixel darker than this share of the crop's median grey is (partly) the mouth's inside
 INSIDE = (slice(5, 15), slice(9, 23))  # rows, columns of the crop where the inside of an open mouth appears
 LANDMARK_EVERY_S = 0.1  # s between landmark fits (every third frame at 25 and 30 fps); frames between are interpolated
 ROI_FACE, ROI_USER, ROI_DEFAULT = "face", "user", "default"  # where the mouth was measured
 
 
-def mouth_transform(landmarks: np.ndarray) -> tuple[np.ndarray, int, int]:
-    """The affine map (2, 3) from source pixels to an upright mouth crop of (width, height)
-    px, for (68, 2) landmarks; the crop is ``CROP_W`` x ``CROP_H`` or a larger multiple of it."""
-    import cv2
+def anchors(landmarks: np.ndarray) -> np.ndarray:
+    """(..., 6) the points the mouth crop hangs on, of (..., 68, 2) landmarks: the centres of
+    the left eye, the right eye and the lips, (x, y) each."""
+    return np.concatenate([landmarks[..., LEFT_EYE, :].mean(axis=-2), landmarks[..., RIGHT_EYE, :].mean(axis=-2), landmarks[..., LIPS, :].mean(axis=-2)], axis=-1)
 
-    left_eye, right_eye = landmarks[LEFT_EYE].mean(axis=0), landmarks[RIGHT_EYE].mean(axis=0)
-    eyes = math.hypot(*(right_eye - left_eye))
-    width = int(np.clip(round(MOUTH_CROP_EYES * eyes), CROP_W, SAMPLE_MAX_W))
+
+def mouth_transform(anchor) -> tuple[np.ndarray, int, int]:
+    """The affine map (2, 3) from source pixels to an upright mouth crop of (width, height) px,
+    for the 6 ``anchors`` of a face; the crop is ``CROP_W`` x ``CROP_H`` or a larger multiple of it.
+
+    The crop is level with the eyes, ``MOUTH_CROP_EYES`` eye distances wide, centred on the lips.
+    """
+    left_x, left_y, right_x, right_y, centre_x, centre_y = (float(v) for v in anchor)
+    eyes = math.hypot(right_x - left_x, right_y - left_y)
+    width = int(min(max(round(MOUTH_CROP_EYES * eyes), CROP_W), SAMPLE_MAX_W))
     height = round(width * CROP_H / CROP_W)
-    angle_deg = math.degrees(math.atan2(right_eye[1] - left_eye[1], right_eye[0] - left_eye[0]))
-    centre = landmarks[LIPS].mean(axis=0)
-    matrix = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), angle_deg, width / (MOUTH_CROP_EYES * eyes))
-    matrix[:, 2] += (width / 2 - centre[0], height / 2 - centre[1])
+    angle = math.atan2(right_y - left_y, right_x - left_x)
+    scale = width / (MOUTH_CROP_EYES * eyes)
+    cos, sin = scale * math.cos(angle), scale * math.sin(angle)  # rotate by -angle (level the eyes), then scale
+    matrix = np.array([
+        [cos, sin, width / 2 - cos * centre_x - sin * centre_y],
+        [-sin, cos, height / 2 + sin * centre_x - cos * centre_y],
+    ])
     return matrix, width, height
 
 
-def mouth_crop(gray: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """(CROP_H, CROP_W) uint8: the mouth of ``gray`` (h, w) cut out upright around (68, 2) landmarks."""
+def mouth_crop(gray: np.ndarray, anchor) -> np.ndarray:
+    """(CROP_H, CROP_W) uint8: the mouth of ``gray`` (h, w) cut out upright around a face's 6 ``anchors``."""
     import cv2
 
-    matrix, width, height = mouth_transform(landmarks)
+    matrix, width, height = mouth_transform(anchor)
     crop = cv2.warpAffine(gray, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return crop if width == CROP_W else cv2.resize(crop, (CROP_W, CROP_H), interpolation=cv2.INTER_AREA)
 
 
-def mouth_boxes(landmarks: np.ndarray) -> np.ndarray:
-    """(n, 4) bounding boxes (x, y, w, h px) of the mouth crops of (n, 68, 2) landmarks."""
-    left_eye, right_eye = landmarks[:, LEFT_EYE].mean(axis=1), landmarks[:, RIGHT_EYE].mean(axis=1)
-    across = right_eye - left_eye
+def mouth_boxes(anchor: np.ndarray) -> np.ndarray:
+    """(n, 4) bounding boxes (x, y, w, h px) of the mouth crops of (n, 6) ``anchors``."""
+    across = anchor[:, 2:4] - anchor[:, 0:2]
     width = MOUTH_CROP_EYES * np.hypot(across[:, 0], across[:, 1])
     height = width * CROP_H / CROP_W
     angle = np.arctan2(across[:, 1], across[:, 0])
     cos, sin = np.abs(np.cos(angle)), np.abs(np.sin(angle))
     half_x, half_y = (width * cos + height * sin) / 2, (width * sin + height * cos) / 2
-    centre = landmarks[:, LIPS].mean(axis=1)
+    centre = anchor[:, 4:6]
     return np.stack([centre[:, 0] - half_x, centre[:, 1] - half_y, 2 * half_x, 2 * half_y], axis=1)
 
 
@@ -76,9 +85,14 @@ def region_crop(gray: np.ndarray, box_px: tuple[int, int, int, int]) -> np.ndarr
 
 
 def darkness(crop: np.ndarray) -> float:
-    """The share (0..1) of the crop's ``INSIDE`` darker than ``DARK_FRACTION`` of its median grey."""
-    median = float(np.median(crop))
-    return float((crop[INSIDE] < DARK_FRACTION * median).mean()) if median > 0 else math.nan
+    """How much of the crop's ``INSIDE`` is dark (0..1): each pixel counts by how far it falls
+    below ``DARK_FRACTION`` of the crop's median grey (0 at that level, 1 at black), so a
+    mouth opening or closing changes the measure smoothly rather than a pixel at a time."""
+    level = DARK_FRACTION * float(np.median(crop))
+    if level <= 0:
+        return math.nan
+    inside = crop[INSIDE].astype(np.float32)
+    return float(np.clip(level - inside, 0.0, None).mean() / level)
 
 
 @dataclass(frozen=True)
@@ -151,16 +165,16 @@ class MouthTrack:
 
 
 class MouthReader:
-    """Feed it every decoded frame's upright grey picture in order (``add``); ``finish``
-    gives the ``MouthTrack``.
+    """A consumer of the decoding pass (``museviz.videopass``): fed every frame in order
+    (``add``), ``finish`` gives the ``MouthTrack`` (also kept as ``track``).
 
     With no ``roi`` the face is tracked (``museviz.face``) and the mouth crop follows its
-    landmarks, fitted every ``LANDMARK_EVERY_S`` and interpolated in between (a head moves a
-    few pixels in 0.1 s, and the darkness is still read in every frame: fitting every frame
-    measured the same on the real clips, at three times the cost); in frames without a face
-    the darkness of ``DEFAULT_ROI`` is read instead, for when no face is found at all. With a
-    ``roi`` the mouth is that region of every frame. The frames between two fits wait for the
-    second one.
+    landmarks, fitted every ``LANDMARK_EVERY_S``; in between, the crop's anchors and the face
+    box are interpolated (a head moves a few pixels in 0.1 s, and the darkness is still read
+    in every frame: fitting every frame measured the same on the real clips, at three times
+    the cost). In frames without a face the darkness of ``DEFAULT_ROI`` is read instead, for
+    when no face is found at all. With a ``roi`` the mouth is that region of every frame.
+    The frames between two fits wait for the second one.
     """
 
     def __init__(self, frame_times_s: np.ndarray, display_size: tuple[int, int], roi: Roi | None = None, min_frames: int = 1):
@@ -171,12 +185,22 @@ class MouthReader:
         self._region_box = (roi or DEFAULT_ROI).box_px(*display_size)
         self._region_signal = np.full(n_frames, np.nan)
         self._face_signal = np.full(n_frames, np.nan)
-        self._landmarks = np.full((n_frames, 68, 2), np.nan, np.float32)
+        self._anchors = np.full((n_frames, 6), np.nan)
+        self._boxes = np.full((n_frames, 4), np.nan)
+        self._fitted = np.full((n_frames, 68, 2), np.nan, np.float32)  # landmarks where they were fitted
         self._tracker = None if roi is not None else FaceTracker(frame_times_s)
-        self._last_fit: tuple[int, np.ndarray | None] | None = None  # (frame_idx, landmarks) of the latest fit
+        self._last_fit: tuple[int, np.ndarray | None] | None = None  # (frame_idx, anchors and face box) of the latest fit
         self._waiting: list[tuple[int, np.ndarray]] = []
+        self.settled = -1  # frames up to this one are measured: their face boxes are final
 
-    def add(self, frame_idx: int, gray: np.ndarray) -> None:
+    def face_box(self, frame_idx: int) -> np.ndarray | None:
+        """(4,) the face box (x, y, w, h px) of a settled frame, None where it has no face."""
+        box = self._boxes[frame_idx]
+        return box if np.isfinite(box[0]) else None
+
+    def add(self, frame_idx: int, picture) -> None:
+        """Frame ``frame_idx`` (a ``museviz.videopass.Picture``: its upright grey picture is read)."""
+        gray = picture.luma
         if self._tracker is None:
             self._region_signal[frame_idx] = darkness(region_crop(gray, self._region_box))
             return
@@ -184,13 +208,22 @@ class MouthReader:
             self._waiting.append((frame_idx, gray))
             return
         landmarks = self._tracker.add(frame_idx, gray)
+        placed = None  # the crop's anchors and the face box, side by side
+        if landmarks is not None:
+            self._fitted[frame_idx] = landmarks
+            placed = np.concatenate([anchors(landmarks), face_boxes(landmarks[np.newaxis])[0]])
         for waiting_idx, waiting_gray in self._waiting:
-            self._measure(waiting_idx, waiting_gray, _between(self._last_fit, (frame_idx, landmarks), waiting_idx))
+            self._measure(waiting_idx, waiting_gray, _between(self._last_fit, (frame_idx, placed), waiting_idx))
         self._waiting = []
-        self._measure(frame_idx, gray, landmarks)
-        self._last_fit = (frame_idx, landmarks)
+        self._measure(frame_idx, gray, placed)
+        self._last_fit = (frame_idx, placed)
+        self.settled = frame_idx
 
     def finish(self) -> MouthTrack:
+        self.track = self._track()
+        return self.track
+
+    def _track(self) -> MouthTrack:
         n_frames = len(self._region_signal)
         region_boxes = np.tile(np.array(self._region_box, float), (n_frames, 1))
         no_faces = np.full((n_frames, 4), np.nan)
@@ -198,31 +231,34 @@ class MouthReader:
             return MouthTrack(self._region_signal, no_faces, region_boxes, ROI_USER, self._roi, None, None, None, [])
         for waiting_idx, waiting_gray in self._waiting:
             self._measure(waiting_idx, waiting_gray, self._last_fit[1])
+        self._waiting = []
+        self.settled = n_frames - 1
         found = np.isfinite(self._face_signal)
         fraction = float(found.mean()) if n_frames else 0.0
         if np.count_nonzero(found) >= self._min_frames:
-            landmarks = self._landmarks[found]
-            faces, mouths = np.full((n_frames, 4), np.nan), np.full((n_frames, 4), np.nan)
-            faces[found], mouths[found] = face_boxes(landmarks), mouth_boxes(landmarks)
+            landmarks = self._fitted[np.isfinite(self._fitted[:, 0, 0])]
+            mouths = np.full((n_frames, 4), np.nan)
+            mouths[found] = mouth_boxes(self._anchors[found])
             eyes, yaw = float(np.median(eye_distance(landmarks))), float(np.nanmedian(yaw_ratio(landmarks)))
-            return MouthTrack(self._face_signal, faces, mouths, ROI_FACE, None, fraction, eyes, yaw, [])
+            return MouthTrack(self._face_signal, self._boxes, mouths, ROI_FACE, None, fraction, eyes, yaw, [])
         note = (
             f"no face found (in {fraction:.0%} of the frames): the mouth was measured in the default region, the lower centre "
             f"of the frame ({DEFAULT_ROI} as x,y,w,h fractions); set the region to where the mouth is"
         )
         return MouthTrack(self._region_signal, no_faces, region_boxes, ROI_DEFAULT, DEFAULT_ROI, fraction, None, None, [note])
 
-    def _measure(self, frame_idx: int, gray: np.ndarray, landmarks: np.ndarray | None) -> None:
-        if landmarks is None:
+    def _measure(self, frame_idx: int, gray: np.ndarray, placed: np.ndarray | None) -> None:
+        if placed is None:
             self._region_signal[frame_idx] = darkness(region_crop(gray, self._region_box))
             return
-        self._face_signal[frame_idx] = darkness(mouth_crop(gray, landmarks))
-        self._landmarks[frame_idx] = landmarks
+        self._face_signal[frame_idx] = darkness(mouth_crop(gray, placed[:6]))
+        self._anchors[frame_idx] = placed[:6]
+        self._boxes[frame_idx] = placed[6:]
 
 
 def _between(before: tuple[int, np.ndarray | None] | None, after: tuple[int, np.ndarray | None], frame_idx: int) -> np.ndarray | None:
-    """Landmarks at ``frame_idx`` between two fits ``(frame_idx, landmarks or None)``: linear
-    between two faces, the one face when only one fit found it."""
+    """Where the face is at ``frame_idx`` between two fits ``(frame_idx, placement or None)``:
+    linear between two faces, the one face when only one fit found it."""
     first = None if before is None else before[1]
     if first is None or after[1] is None:
         return after[1] if after[1] is not None else first

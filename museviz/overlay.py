@@ -75,7 +75,6 @@ PLAYHEAD_RGB = (255, 255, 255)
 PLAYHEAD_EDGE_RGB = (0, 0, 0)
 MISSING_RGB = tuple(int(LEVEL_COLORS["error"][i : i + 2], 16) for i in (1, 3, 5))  # "no chunk" text
 
-STREAM_UNITS = {MEL80: "mel", WHISPER50: "tokens"}
 LANE_COLORMAPS = {MEL80: cv2.COLORMAP_MAGMA, WHISPER50: cv2.COLORMAP_VIRIDIS}
 ROBUST_PERCENTILES = (1.0, 99.5)  # colour range of a lane, over the whole clip
 ENCODER_Z_RANGE = 2.5  # encoder states: per-dimension z-scores shown over +-2.5
@@ -256,6 +255,12 @@ class _Track:
     centre_s: np.ndarray
     notes: list[str]
 
+    @property
+    def label(self) -> str:
+        """The rule's name, with the grid it reads when that is not the lane's."""
+        s = self.schedule
+        return self.name if s.grid == s.stream else f"{self.name} ({s.grid})"
+
 
 class _Strip:
     """Draws the strip under one frame; everything that does not move is prepared here.
@@ -275,6 +280,7 @@ class _Strip:
         self.thickness = max(1, round(g.unit))
         self.margin, self.row_h, self.table_row_h, self.lane_h = g.px(MARGIN), g.px(BRACKET_ROW_H), g.px(TABLE_ROW_H), g.px(LANE_H)
         self.fps_text = _fps_text(analysis)
+        self.fps = analysis.timeline.fps
         self.shift_text = f"audio shifted {shift_s * 1000:+.0f} ms ({'later' if shift_s > 0 else 'earlier'})" if shift_s else ""
         self.tracks = [_track(name, analysis.schedules[name], len(self.times_s)) for name in rules]
         self.lanes = [
@@ -311,12 +317,12 @@ class _Strip:
         for lane in self.lanes:
             for row, track in enumerate(self._rows(lane)):
                 top = self.layout[lane.stream + "-rows"] + row * self.row_h
-                self._put(strip, track.name, (self.margin, top + g.px(9)), track.rgb, small=True)
+                self._put(strip, track.label, (self.margin, top + g.px(9)), track.rgb, small=True)
         for row, track in enumerate(self.tracks):
             top = self.layout["table"] + row * self.table_row_h
             swatch = g.px(10)
             cv2.rectangle(strip, (self.margin, top + g.px(3)), (self.margin + swatch, top + g.px(3) + swatch), track.rgb, -1)
-            self._put(strip, track.name, (self.margin + g.px(16), top + g.px(12)), TEXT_RGB)
+            self._put(strip, track.label, (self.margin + g.px(16), top + g.px(12)), TEXT_RGB)
         return strip
 
     def _rows(self, lane: _Lane) -> list[_Track]:
@@ -399,21 +405,20 @@ class _Strip:
         if k < 0:
             return
         s = track.schedule
-        rate = STREAM_RATES[s.stream]
-        first, last = int(s.raw[k, 0]), int(s.raw[k, -1])
-        x0, x1 = round(self.x_of((first - 0.5) / rate, t_s)), round(self.x_of((last + 0.5) / rate, t_s))
+        start_s, end_s = s.window_s(k)
+        x0, x1 = round(self.x_of(start_s, t_s)), round(self.x_of(end_s, t_s))
         bottom = top + self.row_h - g.px(2)
         if x1 < 0 or x0 >= g.width:
-            offset_s = (first + last) / 2 / rate - t_s
+            offset_s = float(track.centre_s[k]) - t_s
             text = f"<< window {offset_s:+.2f} s" if x1 < 0 else f"window {offset_s:+.2f} s >>"
             x = self.table_columns[0] if x1 < 0 else g.width - self._text_size(text, small=True)[0] - self.margin
             self._put(strip, text, (x, top + g.px(9)), track.rgb, small=True, cache=False)
             return
         x0, x1 = max(x0, -1), min(x1, g.width)
         cv2.line(strip, (x0, bottom), (x1, bottom), track.rgb, 1)
-        inside0, inside1 = max(first, 0) - 0.5, min(last, s.n_valid - 1) + 0.5
+        inside0, inside1 = s.window_s(k, within_audio=True)
         if inside1 > inside0:
-            a, b = round(self.x_of(inside0 / rate, t_s)), round(self.x_of(inside1 / rate, t_s))
+            a, b = round(self.x_of(inside0, t_s)), round(self.x_of(inside1, t_s))
             cv2.rectangle(strip, (max(a, -1), bottom - g.px(3) + 1), (min(b, g.width), bottom), track.rgb, -1)
         for x in (x0, x1):
             cv2.line(strip, (x, top + g.px(1)), (x, bottom), track.rgb, self.thickness)
@@ -435,11 +440,11 @@ class _Strip:
         """x of the table's columns (name, chunk, window, centre, edges), from the widest cell each can hold."""
         widest = [
             max((f"chunk {t.schedule.n_chunks}" for t in self.tracks), key=len, default=""),
-            max((f"{STREAM_UNITS[t.schedule.stream]} {_digits_like(t.schedule.raw)}..{_digits_like(t.schedule.raw)}" for t in self.tracks), key=len, default=""),
+            max((_widest_window_text(t.schedule) for t in self.tracks), key=len, default=""),
             max((f"centre {np.nanmax(np.abs(t.schedule.drift_s), initial=0) * -1000:+.0f} ms" for t in self.tracks), key=len, default=""),
         ]
         gap = self.g.px(12)
-        x = self.margin + self.g.px(16) + max((self._text_size(t.name)[0] for t in self.tracks), default=0) + gap
+        x = self.margin + self.g.px(16) + max((self._text_size(t.label)[0] for t in self.tracks), default=0) + gap
         columns = [x]
         for cell in widest:
             x += self._text_size(cell)[0] + gap
@@ -450,7 +455,7 @@ class _Strip:
         k = track.chunk_of_frame[frame_idx]
         y = top + self.g.px(12)
         if k < 0:
-            self._put(strip, _missing_text(track.schedule, frame_idx), (self.table_columns[0], y), MISSING_RGB, cache=False)
+            self._put(strip, _missing_text(track.schedule, frame_idx, self.fps), (self.table_columns[0], y), MISSING_RGB, cache=False)
             return
         for x, cell in zip(self.table_columns, _window_cells(track, k, t_s)):
             self._put(strip, cell, (x, y), TEXT_RGB, cache=False)
@@ -507,20 +512,22 @@ def _track(name: str, schedule: Schedule, n_frames: int) -> _Track:
     return _Track(name, schedule, rule_rgb(name), chunk_of_frame, schedule.centre_s, notes)
 
 
-def _digits_like(values: np.ndarray) -> str:
-    """A number as wide as the widest in ``values``, for sizing a column."""
-    return "-" * bool(values.min(initial=0) < 0) + "8" * len(str(abs(values).max(initial=0)))
+def _widest_window_text(s: Schedule) -> str:
+    """The longest ``window_text`` a schedule can show, for sizing a column (its first and
+    last chunks hold its extremes)."""
+    return max((s.window_text(k) for k in {0, s.n_chunks - 1} if s.n_chunks), key=len, default="")
 
 
 def _window_cells(track: _Track, k: int, t_s: float) -> tuple[str, str, str, str]:
     """``chunk 12``, ``tokens 20..29``, ``centre +10 ms`` (window centre minus frame time), edges."""
     s = track.schedule
     drift_ms = (float(track.centre_s[k]) - t_s) * 1000
-    return f"chunk {k}", f"{STREAM_UNITS[s.stream]} {s.raw[k, 0]}..{s.raw[k, -1]}", f"centre {drift_ms:+.0f} ms", track.notes[k]
+    return f"chunk {k}", s.window_text(k), f"centre {drift_ms:+.0f} ms", track.notes[k]
 
 
-def _missing_text(s: Schedule, frame_idx: int) -> str:
-    """Why no chunk goes with this frame."""
+def _missing_text(s: Schedule, frame_idx: int, fps: float | None = None) -> str:
+    """Why no chunk goes with this frame (``fps``: the clip's rate, to tell a system that
+    makes fewer frames a second)."""
     if s.exit_frame is not None and frame_idx >= s.exit_frame:
         return f"no chunk: the process exits at frame {s.exit_frame}"
     if s.error and not s.n_chunks:
@@ -528,6 +535,8 @@ def _missing_text(s: Schedule, frame_idx: int) -> str:
     shown = s.source_frame[s.source_frame >= 0]
     if len(shown) and frame_idx > shown.max():
         return f"no chunk: its {s.n_chunks} chunks end at frame {shown.max()} (audio ends)"
+    if fps is not None and s.fps_used < fps - 1e-9:
+        return f"no chunk: it makes {s.fps_used:g} frames a second"
     return "no chunk shows this frame"
 
 

@@ -17,6 +17,7 @@ feature ``j`` of a stream at ``rate`` features per second is centred at ``j / ra
 
 from __future__ import annotations
 
+import math
 import os
 import textwrap
 from collections.abc import Sequence
@@ -53,6 +54,7 @@ MAX_EXTRA_ROWS = 6  # chunks past the last frame listed per rule in the edge vie
 MIN_GRID_PX = 4.0  # feature cells narrower than this on screen get no grid lines
 MIN_LABEL_PX = 30.0  # frame boxes narrower than this are labelled only if the view is about them
 LABEL_CHAR_PX = 5.5  # px per character of a 7.5 pt frame label
+LABEL_CHAR_IN = 0.075  # inches per character of a bold 9.5 pt rule name
 MIN_INDEX_PX = 34.0  # feature index labels along a lanes axis at least this far apart
 INDEX_STEPS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 10**9)
 ROW_IN = 0.19  # inches per window row
@@ -67,6 +69,10 @@ RAMP_FRAMES = 2  # a drift that grows by more frames than this over the clip get
 RAMP_FIT = 0.9  # R² above which a drift counts as a straight ramp
 SMOOTHING_S = 0.2  # s: running mean of drift curves, longer than the 20 ms / 12.5 ms snapping beat
 LINE_WIDTHS = (1.5, 1.4)  # pt: the last rule's line width, and how much wider each earlier one is
+MAX_NESTING_PT = 9.0  # pt: with many rules the stripes get thinner, so the widest line stays this wide
+LEGEND_INSIDE = 10  # legend entries a mapping panel holds inside its axes; more go below the panel
+LEGEND_ROW_IN = 0.3  # inches per row of a legend below a panel (labels run to two lines)
+DRIFT_LEGEND_ROWS = 24  # legend entries per column beside the drift plot
 FORMULA_HEAD_IN = 0.2  # inches: a rule's header line in the formula text
 FORMULA_LINE_IN = 0.148  # inches per formula line (8.5 pt, line spacing 1.25)
 FORMULA_GAP_IN = 0.1  # inches between rules in the formula text
@@ -140,7 +146,9 @@ def mapping_figure(timeline: Timeline, schedules: dict[str, Schedule], rules: Se
     """
     picked = _pick(timeline, schedules, rules)
     streams = [st for st in STREAMS if any(s.stream == st for s in picked.values())] or [WHISPER50]
-    fig, body = _framed(6.6 * len(streams) + 0.4, 8.0, "Which audio does each video frame read?", _drift_answer(picked))
+    entries = max(sum(s.stream == st for s in picked.values()) for st in streams) + 3  # the reference band, audio end, last frame
+    below_in = 0.0 if entries <= LEGEND_INSIDE else LEGEND_ROW_IN * math.ceil(entries / 2)
+    fig, body = _framed(6.6 * len(streams) + 0.4, 8.0 + below_in, "Which audio does each video frame read?", _drift_answer(picked))
     grid = body.add_gridspec(2, len(streams), height_ratios=(3, 1.6))
     for col, stream in enumerate(streams):
         top = body.add_subplot(grid[0, col])
@@ -233,7 +241,9 @@ def drift_figure(timeline: Timeline, schedules: dict[str, Schedule], rules: Sequ
     zoom_ms = max(1.25 * max((v for v in spans.values() if v <= 250.0), default=0.0), 0.75 * frame_ms)
     need_zoom = max(spans.values(), default=0.0) > 2.5 * zoom_ms
     answer = "Flat at 0 = in sync; a ramp = the frame rate was truncated; steps = a variable frame rate.\n" + _drift_answer(picked)
-    fig, body = _framed(13.0, 8.4 if need_zoom else 6.2, "Is each rule's audio window centred on the frame it is shown with?", answer)
+    columns = math.ceil((len(picked) + 1) / DRIFT_LEGEND_ROWS)
+    height = max(8.4 if need_zoom else 6.2, LEGEND_ROW_IN * math.ceil((len(picked) + 1) / columns) + 1.0)
+    fig, body = _framed(13.0 + 2.2 * (columns - 1), height, "Is each rule's audio window centred on the frame it is shown with?", answer)
     axes = body.subplots(2, 1, sharex=True, height_ratios=(3, 2)) if need_zoom else [body.subplots()]
     widths = _line_widths(picked)
     for ax in axes:
@@ -257,7 +267,7 @@ def drift_figure(timeline: Timeline, schedules: dict[str, Schedule], rules: Sequ
     if _smoothing_frames(timeline) > 1:
         handles.append(Line2D([], [], color="0.4", lw=0.6, alpha=0.6))
         labels.append(f"thin: each frame; thick: {SMOOTHING_S:g} s running mean")
-    body.legend(handles, labels, loc="outside right upper", fontsize=SMALL_SIZE + 0.5, frameon=False)
+    body.legend(handles, labels, loc="outside right upper", ncols=columns, fontsize=SMALL_SIZE + 0.5, frameon=False)
     return fig
 
 
@@ -278,7 +288,8 @@ def frame_figure(timeline: Timeline, schedules: dict[str, Schedule], frame_idx: 
     heights = [FRAME_STRIP_IN] + [sum(s.stream == st for s in picked.values()) * FRAME_ROW_IN for st in streams]
     lanes_in = sum(heights) + AXIS_GAP_IN * len(streams) + FRAME_BOTTOM_IN
     text_in = sum(FORMULA_HEAD_IN + FORMULA_LINE_IN * len(v[1:]) + FORMULA_GAP_IN for v in lines.values())
-    left_in, lanes_width_in = 1.5, 6.3
+    longest = max((len(n) + (len(s.grid) + 3 if s.grid != s.stream else 0) for n, s in picked.items()), default=0)
+    left_in, lanes_width_in = max(1.5, 0.5 + longest * LABEL_CHAR_IN), 6.3
     width = left_in + lanes_width_in + (6.7 if formulas else 0.4)
     question = f"Which audio does frame {frame_idx} (shown at {timeline.frame_times_s[frame_idx]:.3f} s) read under each rule?"
     answer = _frame_answer(picked, rows)
@@ -639,6 +650,7 @@ def _line_widths(picked: dict[str, Schedule]) -> dict[str, float]:
     stripes instead of hiding each other; the references thin and dashed, on top."""
     others = [n for n in picked if not _is_reference(n)]
     base, step = LINE_WIDTHS
+    step = min(step, MAX_NESTING_PT / max(len(others) - 1, 1))
     widths = {n: base + step * (len(others) - 1 - i) for i, n in enumerate(others)}
     return {n: widths.get(n, 1.6) for n in picked}
 
@@ -675,7 +687,11 @@ def _mapping_panel(top, bottom, t: Timeline, picked: dict[str, Schedule], stream
         ax.tick_params(labelsize=SMALL_SIZE + 0.5)
     top.set_title(f"{stream}: {rate:g} {unit}s per second", fontsize=LABEL_SIZE + 0.5, loc="left")
     top.set_ylabel(f"{unit} index read (window centre)", fontsize=LABEL_SIZE)
-    top.legend(loc="upper left", fontsize=SMALL_SIZE, framealpha=0.92)
+    n_entries = len(top.get_legend_handles_labels()[0])
+    if n_entries <= LEGEND_INSIDE:
+        top.legend(loc="upper left", fontsize=SMALL_SIZE, framealpha=0.92)
+    else:  # under the panel, in two columns
+        bottom.legend(*top.get_legend_handles_labels(), loc="upper left", bbox_to_anchor=(0.0, -0.3), ncols=2, fontsize=SMALL_SIZE, frameon=False)
     secondary = top.secondary_xaxis("top", functions=_frame_index_of(t)[::-1])
     secondary.set_xlabel("frame time (s)", fontsize=LABEL_SIZE)
     secondary.tick_params(labelsize=SMALL_SIZE + 0.5)
@@ -693,7 +709,7 @@ def _mapping_line(top, bottom, t: Timeline, name: str, s: Schedule, ref_centre: 
     if not s.n_chunks:
         top.plot([], [], marker="X", ls="none", color=color, markersize=10, label=label)
         return
-    x, centre = _chunk_x(s), s.raw.mean(axis=1)
+    x, centre = _chunk_x(s), s.centre_s * STREAM_RATES[s.stream]
     shown, keep = s.source_frame >= 0, (s.source_frame >= 0) & ~s.dropped
     top.plot(x[keep], centre[keep], label=label, **style)
     if (~shown).any():
@@ -832,7 +848,7 @@ def _frames_rows(t: Timeline, s: Schedule, frames: range) -> list[_Row]:
         elif f > last_shown:
             note = f"✕ no chunk: the output ends at frame {last_shown}"
         else:
-            note = "✕ dropped: no chunk shows this frame"
+            note = _unpaired_note(t, s)
         rows.append(_Row(None, f"frame {f}", "" if noted else note, float(t.frame_times_s[f])))
         noted = True
     if frames and frames[-1] == t.n_frames - 1:
@@ -851,7 +867,14 @@ def _frame_row(t: Timeline, s: Schedule, frame_idx: int) -> _Row:
         return _Row(None, "", f"✕ no chunk: the process exits at frame {s.exit_frame}", at_s, s.error or "")
     if frame_idx > s.source_frame.max():
         return _Row(None, "", f"✕ no chunk: the output ends at frame {int(s.source_frame.max())}", at_s)
-    return _Row(None, "", "✕ dropped: no chunk shows this frame", at_s)
+    return _Row(None, "", _unpaired_note(t, s), at_s)
+
+
+def _unpaired_note(t: Timeline, s: Schedule) -> str:
+    """Why a frame inside the output has no chunk: a rate of the system's own, or a drop."""
+    if s.fps_used < t.fps - 1e-9:
+        return f"✕ not paired: {s.rule} makes {s.fps_used:g} frames a second"
+    return "✕ dropped: no chunk shows this frame"
 
 
 def _exit_note(s: Schedule) -> str:
@@ -925,10 +948,9 @@ def _lanes_xlim(t: Timeline, picked: dict[str, Schedule], column: _Column) -> tu
         ends = _frame_ends(t)
         xs += [t.frame_times_s[column.frames[0]], ends[column.frames[-1]]]
     for name, s in picked.items():
-        rate = STREAM_RATES[s.stream]
         for r in column.rows[name]:
             if r.chunk is not None:
-                xs += [(s.raw[r.chunk, 0] - 0.5) / rate, (s.raw[r.chunk, -1] + 0.5) / rate]
+                xs += list(s.window_s(r.chunk))
             elif r.at_s is not None:
                 xs.append(r.at_s)
     if not xs:
@@ -990,14 +1012,15 @@ def _stream_lanes(ax, t: Timeline, stream: str, lanes, xlim, header: str, n_rows
     for name, s, rows in lanes:
         color = rule_color(name)
         lane_top = y
+        label = name if s.grid == stream else f"{name} ({s.grid})"
         if header != "names":
-            words = _EDGE_WORDS[s.edge] if header == "edge" else RULES[name].formula if name in RULES else ""
-            ax.text(0.004, y, f"{name}:  {words}", transform=ax.get_yaxis_transform(), color=color, fontsize=SMALL_SIZE + 0.5, fontweight="bold", va="center", ha="left", zorder=6,
+            words = _EDGE_WORDS[s.edge] if header == "edge" else s.definition.formula if s.definition else ""
+            ax.text(0.004, y, f"{label}:  {words}", transform=ax.get_yaxis_transform(), color=color, fontsize=SMALL_SIZE + 0.5, fontweight="bold", va="center", ha="left", zorder=6,
                     bbox=dict(facecolor="white", edgecolor="none", alpha=0.8, pad=0.5))
             y += 1
         for row in rows:
             ticks.append(y)
-            labels.append(name if header == "names" else row.label)
+            labels.append(label if header == "names" else row.label)
             colors.append(color if header == "names" else "0.2")
             if row.chunk is None:
                 _missing_mark(ax, row, y, xlim, color, used)
@@ -1042,16 +1065,17 @@ def _index_ticks(ax, rate: float, xlim: tuple[float, float], axes_width_in: floa
 
 
 def _window(ax, s: Schedule, k: int, y: float, color: str, used: set[str]) -> None:
-    """Chunk ``k``'s window as one cell per feature, styled by how each cell is read."""
-    rate = STREAM_RATES[s.stream]
-    raw = s.raw[k]
-    outside = (raw < 0) | (raw >= s.n_valid)
-    cells = [((j - 0.5) / rate, 1 / rate) for j in raw]
+    """Chunk ``k``'s window as one cell per entry at its time on the grid the system reads
+    (``span`` features wide), styled by how each cell is read."""
+    grid = s.grid_info
+    width_s = s.span / grid.rate_hz
+    cells = [(c - width_s / 2, width_s) for c in grid.centre_s(s.raw[k]).tolist()]
     height = (y - 0.38, 0.76)
     if s.dropped[k]:
-        groups = {"skipped": np.ones(len(raw), bool)}
+        groups = {"skipped": np.ones(len(cells), bool)}
     else:
-        groups = {"read": ~outside, {CLAMP: "clamped", ZERO: "zero"}.get(s.edge, "skipped"): outside}
+        zero, moved = s.zeroed[k], s.moved[k]
+        groups = {"read": ~zero & ~moved, "clamped": moved, "zero": zero}
     styles = {
         "read": dict(facecolors=color, edgecolors="white", linewidth=0.6),
         "clamped": dict(facecolors=_tint(color, 0.3), edgecolors=color, hatch="////", linewidth=0.6),
@@ -1062,7 +1086,7 @@ def _window(ax, s: Schedule, k: int, y: float, color: str, used: set[str]) -> No
         if mask.any():
             ax.broken_barh([c for c, m in zip(cells, mask) if m], height, zorder=3, **styles[kind])
             used.add(kind)
-    x0, x1 = (raw[0] - 0.5) / rate, (raw[-1] + 0.5) / rate
+    x0, x1 = s.window_s(k)
     if s.pinned[k]:
         ax.add_patch(Rectangle((x0, height[0]), x1 - x0, height[1], facecolor="none", edgecolor="black", linewidth=2.2, zorder=5))
         used.add("pinned")
@@ -1117,9 +1141,8 @@ def _formula_lines(t: Timeline, s: Schedule, row: _Row) -> list[str]:
         return [row.note.removeprefix("✕ "), *textwrap.wrap(row.detail, FORMULA_WRAP)]
     k = row.chunk
     centre_s, drift = float(s.centre_s[k]), float(s.drift_s[k])
-    name = s.rule
     head = f"centre {centre_s:.3f} s, {_fmt_s(drift)} from the picture" if np.isfinite(drift) else f"centre {centre_s:.3f} s"
-    explain = RULES[name].explain(t, s, k) if name in RULES else []
+    explain = s.definition.explain(t, s, k) if s.definition else []
     return [head, *(piece for line in explain for piece in textwrap.wrap(line, FORMULA_WRAP, subsequent_indent="    "))]
 
 

@@ -5,26 +5,49 @@ The contract is documented in ``docs/report.md``; bump ``SCHEMA`` when it change
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
 import uuid
 import tempfile
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from museviz.analysis import Analysis
-from museviz.rules import RULES, Schedule
+from museviz.rules import RULES, Schedule, Timeline
 
 SCHEMA = 2
+POSITION_DECIMALS = 3  # fractional window positions: a thousandth of a feature (20 us at 50 Hz), finer than the systems' float32
+NUMBER_LIST = re.compile(r"[\[\]0-9.,+\-eE nul]*")  # nested lists of numbers and null (no nan, inf, strings or bools)
 REPORT_NAME = "report.json"
 FEATURES_NAME = "features.npz"
 
 
 def report_dict(analysis: Analysis) -> dict:
     """The report as plain JSON-able data (see ``docs/report.md``)."""
+    with _no_cycle_collection():
+        return _report_dict(analysis)
+
+
+@contextmanager
+def _no_cycle_collection():
+    """Builds tens of thousands of small lists, none in a cycle, with the cyclic garbage
+    collector paused: otherwise it would walk the whole heap (the Whisper model included)
+    again and again while they are made."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _report_dict(analysis: Analysis) -> dict:
     media, video, audio = analysis.media, analysis.media.video, analysis.media.audio
     return {
         "schema": SCHEMA,
@@ -59,7 +82,7 @@ def report_dict(analysis: Analysis) -> dict:
             },
             "mel80": {"count": int(analysis.mel80.shape[1]), "shape": list(analysis.mel80.shape)},
         },
-        "schemes": {name: _scheme(s) for name, s in analysis.schedules.items()},
+        "schemes": {name: _scheme(s, analysis.timeline) for name, s in analysis.schedules.items()},
         "sync": analysis.sync.to_dict() if analysis.sync else {"error": analysis.sync_error},
         "lse": analysis.lse.to_dict(analysis.sync) if analysis.lse else {"error": analysis.lse_error},
         "checks": [asdict(c) for c in analysis.checks],
@@ -67,17 +90,22 @@ def report_dict(analysis: Analysis) -> dict:
     }
 
 
-def _scheme(s: Schedule) -> dict:
-    rule = RULES[s.rule]
+def _scheme(s: Schedule, timeline: Timeline) -> dict:
+    rule = s.definition or RULES[s.rule]
     drift = s.drift_s[np.isfinite(s.drift_s)]
     return {
         "stream": s.stream,
+        "grid": s.grid,
+        "grid_rate_hz": s.grid_info.rate_hz,
+        "grid_count": timeline.n_features(s.grid),
         "kind": rule.kind,
         "formula": rule.formula,
         "fps_used": s.fps_used,
         "n_chunks": s.n_chunks,
         "n_valid": s.n_valid,
-        "indices": s.indices.tolist(),
+        "indices": None if s.resampled else Windows.of(s.indices),
+        "positions": Windows.of(np.round(s.indices, POSITION_DECIMALS)) if s.resampled else None,
+        "span": s.span,
         "source_frame": s.source_frame.tolist(),
         "flags": {
             "clamped": np.flatnonzero(s.clamped).tolist(),
@@ -96,6 +124,89 @@ def _scheme(s: Schedule) -> dict:
     }
 
 
+class Windows(list):
+    """A schedule's windows as plain lists (ints, or floats with None for a zero feature),
+    which also keep the array they came from: ``report_json`` writes them from it, a hundred
+    times faster than from the lists (a long clip has millions of numbers)."""
+
+    array: np.ndarray
+
+    @classmethod
+    def of(cls, array: np.ndarray) -> Windows:
+        rows = (np.where(np.isnan(array), None, array) if array.dtype.kind == "f" and np.isnan(array).any() else array).tolist()
+        windows = cls(rows)
+        windows.array = array
+        return windows
+
+
+def _windows_json(array: np.ndarray) -> str:
+    """(n, width) ints, or floats to ``POSITION_DECIMALS`` (NaN: null), as ``[\n[a, b],\n[c, d]\n]``.
+
+    Every number is written into a fixed slot of bytes (zeros where it is shorter), the
+    slots are laid out with the separators, and the zero bytes dropped: all in numpy.
+    """
+    n, width = array.shape
+    if n == 0 or width == 0:
+        return "[\n" + ",\n".join(["[]"] * n) + "\n]" if n else "[]"
+    slots = _number_bytes(array)  # (n, width, k) uint8, 0-padded
+    k = slots.shape[2]
+    line = np.zeros((n, 1 + width * (k + 2) + 2), np.uint8)
+    line[:, 0] = ord("[")
+    cells = line[:, 1 : 1 + width * (k + 2)].reshape(n, width, k + 2)
+    cells[:, :, :k] = slots
+    cells[:, :-1, k : k + 2] = np.frombuffer(b", ", np.uint8)
+    cells[:, -1, k] = ord("]")
+    line[:-1, -2:] = np.frombuffer(b",\n", np.uint8)
+    flat = line.ravel()
+    return "[\n" + flat[flat != 0].tobytes().decode("ascii") + "\n]"
+
+
+def _number_bytes(array: np.ndarray) -> np.ndarray:
+    """(n, width, k) uint8: each number's characters, 0-padded: an int as Python writes it,
+    a float with up to ``POSITION_DECIMALS`` decimals (at least one), NaN as ``null``."""
+    if array.dtype.kind == "f":
+        zero = np.isnan(array)
+        scaled = np.round(np.where(zero, 0.0, array) * 10**POSITION_DECIMALS).astype(np.int64)
+        whole, fraction = np.divmod(np.abs(scaled), 10**POSITION_DECIMALS)
+        sign = scaled < 0
+    else:
+        zero, fraction = None, None
+        whole, sign = np.abs(array.astype(np.int64)), array < 0
+    parts = [np.where(sign, ord("-"), 0).astype(np.uint8)[..., None], _digits_table(int(whole.max(initial=0)))[whole]]
+    if fraction is not None:
+        parts.append(_FRACTIONS[fraction])
+    slots = np.concatenate(parts, axis=-1)
+    if zero is not None and zero.any():
+        slots[zero] = 0
+        slots[zero, : len(b"null")] = np.frombuffer(b"null", np.uint8)
+    return slots
+
+
+_DIGIT_TABLES: dict[int, np.ndarray] = {}
+
+
+def _digits_table(largest: int) -> np.ndarray:
+    """(10 ** d, d) uint8: the digits of every int below ``10 ** d`` (``d`` enough for
+    ``largest``), leading zeros as 0 bytes but for 0 itself. Made once per size."""
+    d = len(str(largest))
+    if d not in _DIGIT_TABLES:
+        values = np.arange(10**d, dtype=np.int64)[:, None]
+        digits = values // 10 ** np.arange(d - 1, -1, -1, dtype=np.int64) % 10
+        leading = np.cumprod(digits == 0, axis=1).astype(bool)
+        leading[:, -1] = False
+        _DIGIT_TABLES[d] = np.where(leading, 0, digits + ord("0")).astype(np.uint8)
+    return _DIGIT_TABLES[d]
+
+
+def _fractions() -> np.ndarray:
+    """(10 ** POSITION_DECIMALS, POSITION_DECIMALS + 1) uint8: ``.0``, ``.001``, ..., ``.999``, trailing zeros dropped."""
+    texts = [("." + f"{f:0{POSITION_DECIMALS}d}".rstrip("0")).ljust(2, "0") for f in range(10**POSITION_DECIMALS)]
+    return np.array([list(t.encode().ljust(POSITION_DECIMALS + 1, b"\0")) for t in texts], np.uint8)
+
+
+_FRACTIONS = _fractions()
+
+
 def report_json(report: dict) -> str:
     """``report`` (a ``report_dict``) as indented JSON, each list of numbers on one line (a list of them,
     one per line).
@@ -105,29 +216,26 @@ def report_json(report: dict) -> str:
     """
     lists: list[str] = []
     tag = uuid.uuid4().hex  # no file name can collide with the placeholders
-    text = json.dumps(_lift_number_lists(report, lists, tag), indent=1)
+    with _no_cycle_collection():
+        text = json.dumps(_lift_number_lists(report, lists, tag), indent=1)
     return re.sub(f'"@@{tag}:(\\d+)@@"', lambda m: lists[int(m.group(1))], text)
 
 
 def _lift_number_lists(value, lists: list[str], tag: str):
     """``value`` with every list of numbers (or of such lists) replaced by a placeholder
-    string, its compact JSON appended to ``lists``."""
+    string, its compact JSON appended to ``lists``, a list of lists one row per line."""
     if isinstance(value, dict):
         return {k: _lift_number_lists(v, lists, tag) for k, v in value.items()}
-    if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
-        if all(_numbers(v) for v in value):
-            lists.append("[\n" + ",\n".join(json.dumps(v) for v in value) + "\n]")
-            return f"@@{tag}:{len(lists) - 1}@@"
-    elif isinstance(value, list) and _numbers(value):
-        lists.append(json.dumps(value))
+    if isinstance(value, Windows):
+        lists.append(_windows_json(value.array))
         return f"@@{tag}:{len(lists) - 1}@@"
-    if isinstance(value, list):
-        return [_lift_number_lists(v, lists, tag) for v in value]
-    return value
-
-
-def _numbers(values: list) -> bool:
-    return all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values)
+    if not isinstance(value, list):
+        return value
+    text = str(value).replace("None", "null")  # Python writes a list of numbers as JSON does, but for None
+    if NUMBER_LIST.fullmatch(text) and not text.startswith("[[["):
+        lists.append("[\n" + text[1:-1].replace("], [", "],\n[") + "\n]" if text.startswith("[[") else text)
+        return f"@@{tag}:{len(lists) - 1}@@"
+    return [_lift_number_lists(v, lists, tag) for v in value]
 
 
 def features_arrays(analysis: Analysis) -> dict[str, np.ndarray]:

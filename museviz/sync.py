@@ -28,7 +28,8 @@ SyncNet's sign: positive when the audio leads the video (sound early), negative 
 
 Measured on the real clips in ../shared/media/real (two HDTF face crops, one wide shot;
 believed in sync), calibrated against 42 pairings of each face with unrelated speech
-(docs/report.md): in-sync scores 6.6 to 11.7, unrelated speech at most 5.0.
+(``python bench/sync_real.py``, docs/report.md): in sync they score 7.7 to 10.6, unrelated
+speech at most 5.1.
 """
 
 from __future__ import annotations
@@ -43,12 +44,13 @@ import numpy as np
 
 from museviz.errors import MusevizError
 from museviz.grid import SAMPLE_RATE
-from museviz.media import Media, iter_luma
+from museviz.media import Media
 from museviz.mouth import ROI_DEFAULT, ROI_FACE, MouthReader, MouthTrack, Roi
 
 METHOD = "mouth darkness (dlib landmarks) x 1-3 kHz amplitude: correlation, chance from circular shifts"
 
 MAX_LAG_FRAMES = 15  # frames of the nominal rate searched either way: syncnet_python's vshift
+MIN_FRAMES = 2 * MAX_LAG_FRAMES + 1  # frames a clip needs to be searched that far
 LAG_STEP_FRAMES = 0.25  # the curve is searched in quarter frames
 KEEP_MAX_OFFSET_FRAMES = 6  # LatentSync keeps a clip when |offset| <= 6 frames
 KEEP_MIN_CONFIDENCE = 0.5  # a measurement below this is "not measured reliably"
@@ -252,36 +254,65 @@ def estimate_sync(media: Media, roi: Roi | None = None, progress: Progress | Non
         frames to search ``MAX_LAG_FRAMES`` either way. A measurement that is merely weak is
         returned, with a low confidence and the reason in ``notes``.
     """
-    report = progress or (lambda _f, _d: None)
-    name = os.path.basename(media.path)
-    video = media.video
-    if not media.audio.present or len(media.audio_16k) == 0:
-        raise MusevizError(f"{name} has no audio: sync needs sound to compare the mouth with")
-    if not np.any(media.audio_16k):
-        raise MusevizError(f"{name} has silent audio: sync needs sound to compare the mouth with")
-    min_frames = 2 * MAX_LAG_FRAMES + 1
-    if video.n_frames < min_frames:
-        raise MusevizError(f"{name} has {video.n_frames} frames: sync needs at least {min_frames} to search {MAX_LAG_FRAMES} frames either way")
+    from museviz.videopass import run_pass
 
-    mouth = measure_mouth(media, roi, lambda f: report(0.9 * f, "Measuring the mouth in each frame"))
-    if np.count_nonzero(np.isfinite(mouth.signal)) < min_frames:
-        raise MusevizError(f"{name}: the mouth was measured in only {np.count_nonzero(np.isfinite(mouth.signal))} of {video.n_frames} frames: sync needs at least {min_frames}")
-    report(0.9, "Correlating the mouth with the voice")
-    result = correlate(mouth, media.audio_16k, video.frame_times_s, video.fps, media.path)
+    report = progress or (lambda _f, _d: None)
+    meter = SyncMeter(media, roi)
+    run_pass(media, [meter], lambda f: report(0.9 * f, "Measuring the mouth in each frame"))
     report(1.0, "Sync measured")
-    return result
+    return meter.result
+
+
+class SyncMeter:
+    """A consumer of the decoding pass (``museviz.videopass``) that estimates the offset:
+    it measures the mouth of every frame (``reader``, whose face track other consumers of
+    the same pass may follow) and ``finish`` correlates it with the voice, giving the
+    ``SyncResult`` (also kept as ``result``).
+
+    Raises
+    ------
+    MusevizError
+        When the clip cannot be measured at all: no audio, silent audio or too few frames
+        (here), too few frames decoded (at ``finish``).
+    """
+
+    def __init__(self, media: Media, roi: Roi | None = None):
+        name = os.path.basename(media.path)
+        if not media.audio.present or len(media.audio_16k) == 0:
+            raise MusevizError(f"{name} has no audio: sync needs sound to compare the mouth with")
+        if not np.any(media.audio_16k):
+            raise MusevizError(f"{name} has silent audio: sync needs sound to compare the mouth with")
+        if media.video.n_frames < MIN_FRAMES:
+            raise MusevizError(f"{name} has {media.video.n_frames} frames: sync needs at least {MIN_FRAMES} to search {MAX_LAG_FRAMES} frames either way")
+        self._media = media
+        self.reader = mouth_reader(media, roi)
+        self.result: SyncResult | None = None
+
+    def add(self, frame_idx: int, picture) -> None:
+        self.reader.add(frame_idx, picture)
+
+    def finish(self) -> SyncResult:
+        media, video = self._media, self._media.video
+        mouth = self.reader.finish()
+        measured = np.count_nonzero(np.isfinite(mouth.signal))
+        if measured < MIN_FRAMES:
+            raise MusevizError(f"{os.path.basename(media.path)}: the mouth was measured in only {measured} of {video.n_frames} frames: sync needs at least {MIN_FRAMES}")
+        self.result = correlate(mouth, media.audio_16k, video.frame_times_s, video.fps, media.path)
+        return self.result
+
+
+def mouth_reader(media: Media, roi: Roi | None = None) -> MouthReader:
+    """The consumer of the decoding pass that measures ``media``'s mouth for the estimate."""
+    return MouthReader(media.video.frame_times_s, media.video.display_size, roi, min_frames=MIN_FRAMES)
 
 
 def measure_mouth(media: Media, roi: Roi | None = None, progress: Callable[[float], None] | None = None) -> MouthTrack:
     """Decode every frame of ``media`` once and measure its mouth (``museviz.mouth.MouthReader``)."""
-    video = media.video
-    reader = MouthReader(video.frame_times_s, video.display_size, roi, min_frames=2 * MAX_LAG_FRAMES + 1)
-    step = max(1, video.n_frames // 20)
-    for frame_idx, gray in iter_luma(media):
-        reader.add(frame_idx, gray)
-        if progress and frame_idx % step == 0:
-            progress(frame_idx / video.n_frames)
-    return reader.finish()
+    from museviz.videopass import run_pass
+
+    reader = mouth_reader(media, roi)
+    run_pass(media, [reader], progress)
+    return reader.track
 
 
 # --- the voice -----------------------------------------------------------------------------

@@ -65,6 +65,8 @@ from museviz.plots import (
 from museviz.report import report_dict, write_report
 from museviz.rules import RULES, Timeline, schedule_all
 from museviz.mouth import parse_roi
+from museviz.spec import parse_spec
+from museviz.systems import TABLE_COLUMNS, system_rows
 
 WORK_ROOT = Path(tempfile.gettempdir()) / "museviz-work"
 APP_LIMITS = Limits(MAX_DURATION_S, DECODE_TIMEOUT_S)
@@ -72,6 +74,7 @@ WHISPER_CHOICES = ("tiny", "base", "small")  # sizes a shared CPU server can hol
 LEARN_FPS_CHOICES = ("15", "23.976", "24", "25", "29.97", "30", "48", "50", "59.94", "60")
 NTSC_RATES = {"23.976": 24000 / 1001, "29.97": 30000 / 1001, "59.94": 60000 / 1001}
 LEARN_FRAMES_SHOWN = 12
+LEARN_COMPARE_FRAME = 25  # the frame the systems are first compared at: 1 s in at 25 fps
 PLOT_NAMES = ("mapping", "drift", "edges", "features", "frame", "sync")
 
 LEARN_TEXT = """
@@ -93,6 +96,13 @@ window of them. Pick a frame rate and watch what each rule does; the numbers bel
   When the window runs past the end the last chunk is pinned to the end and the loop stops,
   about three frames short. In training it reads one frame earlier than at inference.
 - **exact** is museviz's reference: the window centred on each frame's real presentation time.
+- **The other systems** read other grids: wav2vec2 or HuBERT CNN frames (20 ms, centred 12.5 ms
+  late), DeepSpeech rows, filterbanks, mel at other rates. Hallo, MEMO, AniPortrait and FLOAT resample
+  them to the video rate, V-Express stretches its video to the audio, Sonic generates at 12.5 fps,
+  EchoMimic at 24, JoyVASA hears 80 ms early, PC-AVS shows its lips 80 ms early. Each window is drawn at
+  its time over the two streams above, labelled with the grid it really reads; the table at the bottom
+  lists every system with the code it was read from. Write a rule of your own below as a few lines of
+  TOML and see it beside them.
 """
 
 
@@ -412,20 +422,52 @@ def frame_at_time(key: str | None, t_s: float) -> int:
 
 
 @_with_user_errors
-def learn(fps_text: str, duration_s: float, rules) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+def learn(fps_text: str, duration_s: float, rules, spec_text: str = "") -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
     """The Learn tab: a frame rate and a duration, with no clip: the first frames' windows,
-    the drift over the whole duration, the mapping, and the rules' pitfalls at this rate."""
-    fps = parse_fps(fps_text)
-    timeline = Timeline.constant_rate(fps, float(duration_s))
-    n_frames = timeline.n_frames
-    schedules = schedule_all(timeline)
-    picked = _plot_rules(rules)
+    the drift over the whole duration, the mapping, and the rules' pitfalls at this rate;
+    ``spec_text`` (TOML or JSON, see ``museviz.spec``) adds a rule of the user's own."""
+    timeline, schedules, picked = _learn_clip(fps_text, duration_s, rules, spec_text)
+    fps, n_frames = timeline.fps, timeline.n_frames
     return (
         figure_array(timeline_figure(timeline, schedules, picked, 0, min(LEARN_FRAMES_SHOWN, n_frames))),
         figure_array(drift_figure(timeline, schedules, picked)),
         figure_array(mapping_figure(timeline, schedules, picked)),
         checks_html(rule_checks(timeline, schedules), title=f"Pitfalls at {fps:.3f} fps for {n_frames / fps:.1f} s"),
     )
+
+
+@_with_user_errors
+def learn_compare(fps_text: str, duration_s: float, rules, spec_text: str = "", frame_idx: float = LEARN_COMPARE_FRAME) -> np.ndarray:
+    """The Learn tab's comparison: one frame's window under each chosen system, side by
+    side on the two streams' time axis."""
+    timeline, schedules, picked = _learn_clip(fps_text, duration_s, rules, spec_text)
+    frame = int(np.clip(round(float(frame_idx or 0)), 0, timeline.n_frames - 1))
+    return figure_array(frame_figure(timeline, schedules, frame, picked, formulas=False))
+
+
+def _learn_clip(fps_text: str, duration_s: float, rules, spec_text: str) -> tuple[Timeline, dict, list[str]]:
+    """The Learn tab's clip of numbers alone, every rule's schedule (the user's own too) and the rules to draw."""
+    fps = parse_fps(fps_text)
+    timeline = Timeline.constant_rate(fps, float(duration_s))
+    schedules = schedule_all(timeline)
+    picked = _plot_rules(rules)
+    if spec_text and spec_text.strip():
+        own = parse_spec(spec_text, "auto").to_rule()
+        schedules[own.name] = own.schedule(timeline)
+        picked.append(own.name)
+    return timeline, schedules, picked
+
+
+def systems_html() -> str:
+    """Every system's features, rate, frames from audio, window, edges, chunking and source."""
+    header = "".join(f"<th>{html.escape(c)}</th>" for c in TABLE_COLUMNS)
+    rows = "".join(
+        f"<tr><td><span class='swatch' style='background:{rule_color(name)}'></span>{html.escape(s.name)}</td><td><code>{html.escape(name)}</code></td>"
+        + "".join(f"<td>{html.escape(v)}</td>" for v in (s.features, s.rate, s.frames, s.window, s.edges, s.chunking, s.source))
+        + "</tr>"
+        for name, s in system_rows()
+    )
+    return f"<div class='mv-systems'><table class='mv-table'><tr>{header}</tr>{rows}</table></div>"
 
 
 def parse_fps(text: str) -> float:
@@ -459,7 +501,7 @@ def banner_markdown(analysis: Analysis) -> str:
 
 
 def summary_html(analysis: Analysis) -> str:
-    """The summary table: the clip, its features, and each rule's chunk count."""
+    """The summary table: the clip, its features, and each rule's chunk count and grid."""
     v, a, w = analysis.media.video, analysis.media.audio, analysis.whisper
     audio = f"{a.duration_s:.3f} s ({a.sample_rate} Hz, {a.channels} ch, {a.codec})" if a.present else "none"
     rows = [
@@ -474,15 +516,15 @@ def summary_html(analysis: Analysis) -> str:
     ]
     table = "".join(f"<tr><th>{k}</th><td>{val}</td></tr>" for k, val in rows)
     chunks = "".join(
-        f"<tr><td><span class='swatch' style='background:{rule_color(name)}'></span>{name}</td><td>{s.stream}</td>"
+        f"<tr><td><span class='swatch' style='background:{rule_color(name)}'></span>{name}</td><td>{s.grid}</td>"
         f"<td>{s.fps_used:g}</td><td>{s.n_chunks}</td><td>{s.n_chunks - v.n_frames:+d}</td>"
         f"<td>{html.escape(s.error or '')}</td></tr>"
         for name, s in analysis.schedules.items()
     )
     return (
         f"<div class='mv-summary'><table class='mv-table'>{table}</table>"
-        f"<table class='mv-table'><tr><th>rule</th><th>stream</th><th>fps used</th><th>chunks</th>"
-        f"<th>vs frames</th><th>fails</th></tr>{chunks}</table></div>"
+        f"<div class='mv-rules'><table class='mv-table'><tr><th>rule</th><th>grid</th><th>fps used</th><th>chunks</th>"
+        f"<th>vs frames</th><th>fails</th></tr>{chunks}</table></div></div>"
     )
 
 

@@ -1,6 +1,7 @@
 """Write museviz's example clips into assets/: 6 s of the astronaut saying two sentences, 320 x 240.
 
-Each clip's timing is known exactly, so museviz's report on it can be checked by eye:
+Each clip's timing is known exactly, so museviz's report on it can be checked by eye (the
+mouth opens the natural lead, ``museviz.sync.NATURAL_LEAD_S``, before its sound, as real mouths do):
 
 - ``sync_25fps.mp4``: in sync at 25 fps. The reference case: every rule in ALIGNMENT.md
   should put each frame's audio window on the sound its mouth makes.

@@ -97,6 +97,8 @@ def test_upload_analyse_and_inspect_in_the_browser(server, browser):
     for plot in ("mapping", "drift", "edges", "features", "frame", "sync"):
         page.locator(f"#plot_{plot}").scroll_into_view_if_needed()  # the plots load lazily, as a reader scrolls to them
         img = page.locator(f"#plot_{plot} img")
+        img.wait_for(state="attached", timeout=120_000)
+        img.scroll_into_view_if_needed()  # the images load lazily, when scrolled to, as a user would
         img.wait_for(timeout=120_000)
         assert img.evaluate("i => i.complete && i.naturalWidth > 300"), plot
 
@@ -191,3 +193,38 @@ def test_the_bundled_examples_are_served(server):
 
     with urllib.request.urlopen(server + "gradio_api/file=" + str(CLIP), timeout=30) as response:
         assert response.status == 200 and response.headers["content-type"] == "video/mp4"
+
+
+def test_learn_lists_every_system_draws_a_chosen_set_and_refuses_a_bad_rule_spec(server, browser):
+    from museviz.rules import RULES
+    from museviz.spec import MUSETALK_V1_SPEC
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server, wait_until="load")
+    page.get_by_role("tab", name="Learn").click()
+    compare = page.locator("#learn_compare img")
+    compare.wait_for(timeout=120_000)
+    choices, table = page.locator("#learn_rules").inner_text(), page.locator("#systems_table").inner_text()
+    for name, rule in RULES.items():
+        assert name in choices, name
+        if rule.system:
+            assert name in table and rule.system.source in table, name
+
+    def redrawn(action):
+        before = compare.get_attribute("src")
+        action()
+        page.wait_for_function("before => { const i = document.querySelector('#learn_compare img'); return i && i.src !== before; }", arg=before, timeout=120_000)
+
+    redrawn(lambda: [page.locator("#learn_rules").get_by_label(name, exact=True).check() for name in ("hallo", "sonic", "pc-avs")])
+    page.get_by_role("button", name="A rule of your own").click()
+    page.locator("#learn_spec textarea").fill(MUSETALK_V1_SPEC.replace("window = [-4, 6]", "window = [6, -4]"))
+    page.locator("#learn_spec_draw").click()
+    page.get_by_text("'window' cannot be [6, -4]: give two whole numbers").first.wait_for(timeout=60_000)
+    page.locator("#learn_spec textarea").fill(MUSETALK_V1_SPEC + 'colour = "red"\n')
+    page.locator("#learn_spec_draw").click()
+    page.get_by_text("unknown field 'colour' in the rule spec").first.wait_for(timeout=60_000)
+    page.locator("#learn_spec textarea").fill(MUSETALK_V1_SPEC)
+    redrawn(lambda: page.locator("#learn_spec_draw").click())
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "learn.png"), full_page=True)
+    page.close()

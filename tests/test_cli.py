@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -115,3 +116,27 @@ def test_without_weights_or_with_a_broken_file_lse_is_one_sentence_and_the_analy
     error = json.loads((tmp_path / "o" / "report.json").read_text())["lse"]["error"]
     assert says in error and "\n" not in error
     assert f"lse: not measured: {error}" in result.stdout.splitlines()
+
+
+@pytest.mark.parametrize("fps", [Fraction(25), Fraction(24), Fraction(30000, 1001), Fraction(30)], ids=["25", "24", "29.97", "30"])
+def test_analyze_reports_every_rule_with_its_grid_at_25_24_2997_and_30fps(clips, tmp_path, fps):
+    from museviz.grid import GRIDS
+    from museviz.rules import RULES
+
+    out = tmp_path / "o"
+    result = run("analyze", clips(f"every_{float(fps):.2f}.mp4", fps=fps, duration_s=6.0), "--out", str(out), "--no-plots", "--no-overlay", "--no-sync")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "report.json").read_text())
+    n = report["audio"]["n_samples_16k"]
+    assert list(report["schemes"]) == list(RULES)
+    for name, scheme in report["schemes"].items():
+        grid = GRIDS[scheme["grid"]]
+        assert scheme["grid_rate_hz"] == grid.rate_hz and scheme["grid_count"] == grid.count(n), name
+        windows = scheme["indices"] if scheme["positions"] is None else scheme["positions"]
+        assert (scheme["indices"] is None) != (scheme["positions"] is None), name
+        assert len(windows) == scheme["n_chunks"] == len(scheme["source_frame"]), name
+        assert scheme["n_chunks"] > 0 or scheme["error"], name
+    assert report["schemes"]["hallo"]["positions"] and report["schemes"]["sonic"]["fps_used"] == 12.5
+    assert report["schemes"]["aniportrait"]["error"] is None  # 6 s is more than one 5 s pose chunk: it runs
+    checks = {c["id"]: c for c in report["checks"]}
+    assert checks["echomimic-24fps"]["level"] == ("ok" if fps == 24 else "info")

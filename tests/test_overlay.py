@@ -146,3 +146,25 @@ def test_encoder_features_render_the_chosen_layer_and_label_it(clips, tmp_path, 
     assert lane.image.shape == (48, source.whisper.features.shape[0] + 2, 3)
     out = render_overlay(source, tmp_path / "encoder.mp4", rules=["exact"], layer=2)
     assert decoded_video(out)[0] == source.media.video.n_frames
+
+
+@pytest.mark.parametrize("name", ["hallo", "sonic", "joyvasa", "pc-avs", "rad-nerf"])
+def test_a_newer_systems_window_is_bracketed_at_its_time_on_the_strip(clips, name):
+    source = analyze(clips("ov25.mp4", duration_s=SECONDS), Options())
+    view = overlay.FrameView(source, ["exact", name])
+    strip = view.strip
+    track = next(t for t in strip.tracks if t.name == name)
+    s = track.schedule
+    frame = 24
+    k = track.chunk_of_frame[frame]
+    assert k >= 0
+    lane = next(lane for lane in strip.lanes if lane.stream == s.stream)
+    row = [t.name for t in strip.tracks if t.schedule.stream == lane.stream].index(name)
+    top = strip.layout[lane.stream + "-rows"] + row * strip.row_h
+    band = strip.draw(frame)[top + view.geometry.px(2) : top + strip.row_h - view.geometry.px(2)]
+    label_end = strip.margin + strip._text_size(track.label, small=True)[0] + 2  # the row's name, in the same colour
+    xs = label_end + np.flatnonzero((band[:, label_end:] == track.rgb).all(axis=2).any(axis=0))
+    t_s = float(source.timeline.frame_times_s[frame])
+    start_s, end_s = s.window_s(k)
+    assert abs(xs.min() - strip.x_of(start_s, t_s)) <= 1.5 and abs(xs.max() - strip.x_of(end_s, t_s)) <= 1.5 + strip.thickness
+    assert track.label == (name if s.grid == s.stream else f"{name} ({s.grid})")

@@ -186,3 +186,14 @@ def test_frame_formulas_are_the_lines_frame_figure_prints():
 
 def test_plots_build_figures_without_pyplot_so_threads_do_not_share_state():
     assert not re.search(r"^\s*(import|from)\s.*pyplot", inspect.getsource(plots), re.MULTILINE)
+
+
+def test_every_rule_is_drawn_in_time_labelled_with_the_grid_it_reads():
+    from museviz.rules import RULES
+
+    t = constant_rate(NTSC, 5)
+    s = schedule_all(t)
+    words = texts(plots.frame_figure(t, s, 60, list(RULES)))
+    for name, rule in RULES.items():
+        assert (name if rule.grid == rule.stream else f"{name} ({rule.grid})") in words, name
+    assert "✕ not paired: sonic makes 12.5 frames a second" in texts(plots.timeline_figure(t, s, ["sonic"], 0, 6))

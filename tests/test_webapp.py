@@ -1,5 +1,6 @@
 """The app's own logic, without a server: safe unzipping, options, the Learn tab."""
 
+import math
 import stat
 import zipfile
 
@@ -102,3 +103,50 @@ def test_a_broken_syncnet_file_is_one_sentence_in_the_panel_and_the_analysis_com
     panel = webapp.lse_html(analysis)
     assert "Not measured: broken.model is not a SyncNet checkpoint (not a torch file): give syncnet_v2.model" in panel
     assert "\n" not in analysis.lse_error
+
+
+def test_inspect_shows_a_newer_systems_window_with_its_formula(clips):
+    from museviz.analysis import Options, analyze
+
+    analysis = analyze(clips("sync25.mp4", duration_s=4.0), Options(sync=False))
+    key = webapp._remember(webapp._Session(analysis))
+    image, formulas, t_s = webapp.inspect_frame(key, 30, ["exact", "hallo", "sonic", "pc-avs"])
+    assert image.ndim == 3 and t_s == 1.2
+    n = analysis.timeline.n_samples
+    for says in ("hallo", f"T = ceil({n} / 16000 * 25) = {math.ceil(n / 16000 * 25)}", "sonic", "generated frame 15", "pc-avs", "target f = 32", "on wav2vec2", "on lws-mel"):
+        assert says in formulas, says
+    assert webapp.inspect_plot(key, 30, ["hallo", "sonic"]).ndim == 3
+
+
+def test_learn_draws_every_rule_and_a_rule_of_your_own_without_an_upload():
+    from museviz.rules import RULES
+    from museviz.spec import MUSETALK_V1_SPEC
+
+    timeline, drift, mapping, pitfalls = webapp.learn("25", 8, list(RULES), MUSETALK_V1_SPEC)
+    compare = webapp.learn_compare("25", 8, list(RULES), MUSETALK_V1_SPEC, 100)
+    assert all(isinstance(img, np.ndarray) and img.ndim == 3 for img in (timeline, drift, mapping, compare))
+    assert "system-exits" in pitfalls and "float-frame-count" in pitfalls
+
+
+def test_learn_refuses_a_bad_rule_spec_with_one_sentence():
+    import gradio as gr
+
+    with pytest.raises(gr.Error) as refused:
+        webapp.learn("25", 8, None, 'name = "x"\ngrid = "whisper50"\nwindow = [-4, 6]\nedge = "wrap"')
+    assert refused.value.message.startswith("'edge' cannot be 'wrap'") and "\n" not in refused.value.message
+
+
+def test_the_systems_table_has_every_system_with_its_source_here_and_in_the_readme():
+    from pathlib import Path
+
+    from museviz.rules import RULES
+    from museviz.systems import markdown_table
+
+    table = webapp.systems_html()
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    for name, rule in RULES.items():
+        if rule.kind == "reference":
+            continue
+        assert f"<code>{name}</code>" in table and rule.system.source in table, name
+        assert f"`{name}`" in readme and rule.system.source in readme, name
+    assert markdown_table() in readme, "README's systems table is stale: paste in museviz.systems.markdown_table()"
