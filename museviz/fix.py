@@ -102,7 +102,7 @@ def parse_offset(text: str) -> Offset:
     if unit is None and value != 0:
         raise MusevizError(f"offset {text!r} has no unit: write {text}f for frames or {text}ms for milliseconds")
     if unit == "f" and value != int(value):
-        raise MusevizError(f"offset {text!r} is not a whole number of frames: give milliseconds instead ({value * 40:g}ms at 25 fps)")
+        raise MusevizError(f"offset {text!r} is not a whole number of frames: give milliseconds instead ({value * 1000 / TARGET_FPS:g}ms at {TARGET_FPS} fps)")
     return Offset(unit or "f", value)
 
 
@@ -402,8 +402,11 @@ class Change:
     after_text: str
 
     def to_dict(self) -> dict:
-        side = lambda c, text: {"level": c.level, "text": text, "value": c.value, "message": c.message}  # noqa: E731
-        return {"id": self.id, "before": side(self.before, self.before_text), "after": side(self.after, self.after_text)}
+        return {"id": self.id, "before": _side(self.before, self.before_text), "after": _side(self.after, self.after_text)}
+
+
+def _side(check: Check, text: str) -> dict:
+    return {"level": check.level, "text": text, "value": check.value, "message": check.message}
 
 
 @dataclass(frozen=True, eq=False)
@@ -449,7 +452,7 @@ def check_output(source: str | os.PathLike, out_path: str | os.PathLike) -> Path
     out_path = Path(out_path)
     if out_path.suffix.lower() != ".mp4":
         raise MusevizError(f"{out_path.name}: the fixed clip is written as mp4: give a name ending in .mp4")
-    if os.path.abspath(out_path) == os.path.abspath(source) or (out_path.exists() and os.path.samefile(out_path, source)):
+    if os.path.abspath(out_path) == os.path.abspath(source) or (out_path.exists() and os.path.exists(source) and os.path.samefile(out_path, source)):
         raise MusevizError(f"{out_path} is the source itself: museviz never overwrites it; give the fixed clip another name")
     folder = out_path.parent
     if not folder.is_dir():

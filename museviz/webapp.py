@@ -273,10 +273,9 @@ def _cached_analysis(key: str | None, video: str) -> Analysis | None:
 
 def fix_html(result: FixResult) -> str:
     """What the fix did, and each check before -> after, in the checks' colours."""
-    badge = lambda level: f"<span class='mv-level' style='background:{LEVEL_COLORS[level]}'>{level}</span>"  # noqa: E731
     rows = "".join(
         f"<div class='mv-check mv-{c.after.level}' style='border-left-color:{LEVEL_COLORS[c.after.level]}'><b>{c.id}</b><br>"
-        f"{badge(c.before.level)} {html.escape(c.before_text)} &rarr; {badge(c.after.level)} {html.escape(c.after_text)}</div>"
+        f"{_badge(c.before.level)} {html.escape(c.before_text)} &rarr; {_badge(c.after.level)} {html.escape(c.after_text)}</div>"
         for c in result.changes
     )
     still = "".join(f"<li>{c.id}: {html.escape(c.after.message)}</li>" for c in result.changes if c.after.level in ("warn", "error"))
@@ -285,6 +284,10 @@ def fix_html(result: FixResult) -> str:
         f"<p>Each check before &rarr; after (the fixed clip, analysed again):</p>{rows}"
         f"{f'<p>Still to look at:</p><ul>{still}</ul>' if still else ''}</div>"
     )
+
+
+def _badge(level: str) -> str:
+    return f"<span class='mv-level' style='background:{LEVEL_COLORS[level]}'>{level}</span>"
 
 
 @contextmanager

@@ -37,6 +37,11 @@ CASES = {
 }
 
 
+def made_name(name: str) -> str:
+    """The session's made clips are shared by name across test files: these carry a prefix of their own."""
+    return f"fix_{name}"
+
+
 @pytest.fixture(scope="module")
 def fixed(clips, tmp_path_factory):
     """``fixed(name) -> (source path, FixResult)``, each case fixed once, its source left as it was."""
@@ -46,7 +51,7 @@ def fixed(clips, tmp_path_factory):
     def fix(name):
         if name not in done:
             fields, options = CASES[name]
-            source = clips(name, stamp=True, **fields)
+            source = clips(made_name(name), stamp=True, **fields)
             before = Path(source).read_bytes()
             result = fix_clip(source, folder / f"{Path(name).stem}_fixed.mp4", FixOptions(**options))
             assert Path(source).read_bytes() == before
@@ -117,7 +122,7 @@ def test_a_late_audio_track_starts_with_the_first_frame_as_players_show_it(fixed
 
 
 def test_the_source_rate_and_another_sample_rate_keep_every_frame(clips, tmp_path):
-    source = clips("ntsc.mp4", stamp=True, **CASES["ntsc.mp4"][0])
+    source = clips(made_name("ntsc.mp4"), stamp=True, **CASES["ntsc.mp4"][0])
     result = fix_clip(source, tmp_path / "ntsc_44k.mp4", FixOptions(parse_offset("0"), parse_fps("source"), sample_rate=44100))
     video, audio = result.after.media.video, result.after.media.audio
     assert video.fps_fraction == Fraction(30000, 1001) and video.n_frames == result.before.media.video.n_frames
@@ -126,7 +131,7 @@ def test_the_source_rate_and_another_sample_rate_keep_every_frame(clips, tmp_pat
 
 
 def test_auto_refuses_an_offset_not_measured_reliably_and_says_why(clips, tmp_path, speech):
-    source = clips("no_face.mp4", face=False, duration_s=3.0)
+    source = clips("fix_no_face.mp4", face=False, duration_s=3.0)
     with pytest.raises(MusevizError, match=r"not measured reliably \(confidence 0\.\d\d: .*\); give the offset yourself") as refused:
         fix_clip(source, tmp_path / "fixed.mp4")
     assert "\n" not in str(refused.value)
@@ -164,11 +169,11 @@ def run_cli(*args, cwd):
 
 
 def test_cli_prints_each_check_before_and_after_and_the_same_as_json(clips, tmp_path):
-    source = clips("audio_+80ms.mp4", stamp=True, **CASES["audio_+80ms.mp4"][0])
+    source = clips(made_name("audio_+80ms.mp4"), stamp=True, **CASES["audio_+80ms.mp4"][0])
     text = run_cli(source, "--out", str(tmp_path / "fixed.mp4"), cwd=tmp_path)
     assert text.returncode == 0, text.stderr
     lines = text.stdout.splitlines()
-    assert lines[0].startswith(f"fixed audio_+80ms.mp4 into {tmp_path / 'fixed.mp4'}: 150 frames at 25/1 fps")
+    assert lines[0].startswith(f"fixed fix_audio_+80ms.mp4 into {tmp_path / 'fixed.mp4'}: 150 frames at 25/1 fps")
     assert re.search(r"audio moved \d+ ms earlier \(the offset measured\)", lines[0]), lines[0]
     sync_line = next(line for line in lines if line.strip().startswith("sync-offset"))
     assert "WARN  -2 frames" in sync_line and "->    ok   +0 frames" in sync_line, sync_line
@@ -189,8 +194,8 @@ def test_cli_prints_each_check_before_and_after_and_the_same_as_json(clips, tmp_
     (["clip.mp4", "--out", "fixed.mp4", "--offset", "-3f"], "a value starting with - is written with =, as --offset=-3f"),
 ])
 def test_bad_input_is_one_sentence_exit_2_and_leaves_nothing(clips, tmp_path, args, says):
-    (tmp_path / "clip.mp4").write_bytes(Path(clips("cli_clip.mp4", duration_s=3.0)).read_bytes())
-    (tmp_path / "silent.mp4").write_bytes(Path(clips("cli_silent.mp4", duration_s=3.0, audio=None)).read_bytes())
+    (tmp_path / "clip.mp4").write_bytes(Path(clips("fix_cli_clip.mp4", duration_s=3.0)).read_bytes())
+    (tmp_path / "silent.mp4").write_bytes(Path(clips("fix_cli_silent.mp4", duration_s=3.0, audio=None)).read_bytes())
     result = run_cli(*args, cwd=tmp_path)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
