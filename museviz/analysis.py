@@ -123,28 +123,52 @@ def analyze(
         probe = probe_clip(media, options)
         if on_probe:
             on_probe(probe)
-        sync_meter, sync_error = _guarded(lambda: _sync_meter(media, options))
-        faces = sync_meter.meter.reader if sync_meter else None
-        readers = [sync_meter] if sync_meter else []
-        if faces is None and options.lse_crop == CROP_FACE:
-            from museviz.sync import mouth_reader
-
-            faces = mouth_reader(media)
-        lse_meter, lse_error = _guarded(lambda: _lse_meter(media, options, faces))
-        if lse_meter and not sync_meter and faces is not None:
-            readers.append(faces)  # the face track SyncNet's crops follow, without the estimate
-        pass_consumers = [*readers, *([lse_meter] if lse_meter else []), *(consumers(probe, features) if consumers else [])]
-        if pass_consumers:
-            from museviz.videopass import run_pass
-
-            run_pass(media, pass_consumers, lambda f: report(0.1 + 0.8 * f, "Reading every frame"))
-        sync, sync_error = sync_meter.outcome() if sync_meter else (None, sync_error)
-        lse, lse_error = lse_meter.outcome() if lse_meter else (None, lse_error)
+        extra = consumers(probe, features) if consumers else []
+        pictures = measure_pictures(media, options, extra, lambda f: report(0.1 + 0.8 * f, "Reading every frame"))
         report(0.95, "Encoding whisper50")
         mel, whisper = features.result()
-    checks = [*probe.checks, sync_check(sync, sync_error, media.path)]
+    checks = [*probe.checks, sync_check(pictures.sync, pictures.sync_error, media.path)]
     report(1.0, "Done")
-    return Analysis(media, probe.timeline, mel, whisper, probe.schedules, checks, options, sync, sync_error, lse, lse_error)
+    return Analysis(media, probe.timeline, mel, whisper, probe.schedules, checks, options, *pictures)
+
+
+@dataclass(frozen=True, eq=False)
+class Measured:
+    """What the pass over the pictures measured: the sync estimate and LSE, each or why not."""
+
+    sync: SyncResult | None
+    sync_error: str | None
+    lse: LseResult | None
+    lse_error: str | None
+
+    def __iter__(self):
+        return iter((self.sync, self.sync_error, self.lse, self.lse_error))
+
+
+def measure_pictures(
+    media: Media, options: Options = Options(), consumers: Sequence[FrameConsumer] = (), progress: Callable[[float], None] | None = None
+) -> Measured:
+    """Run the one decoding pass over ``media``: the sync estimate (unless turned off), LSE
+    (when SyncNet's weights are found), and ``consumers``. A meter that cannot measure the
+    clip says why in one sentence; the others go on."""
+    sync_meter, sync_error = _guarded(lambda: _sync_meter(media, options))
+    faces = sync_meter.meter.reader if sync_meter else None
+    readers = [sync_meter] if sync_meter else []
+    if faces is None and options.lse_crop == CROP_FACE:
+        from museviz.sync import mouth_reader
+
+        faces = mouth_reader(media)
+    lse_meter, lse_error = _guarded(lambda: _lse_meter(media, options, faces))
+    if lse_meter and not sync_meter and faces is not None:
+        readers.append(faces)  # the face track SyncNet's crops follow, without the estimate
+    pass_consumers = [*readers, *([lse_meter] if lse_meter else []), *consumers]
+    if pass_consumers:
+        from museviz.videopass import run_pass
+
+        run_pass(media, pass_consumers, progress)
+    sync, sync_error = sync_meter.outcome() if sync_meter else (None, sync_error)
+    lse, lse_error = lse_meter.outcome() if lse_meter else (None, lse_error)
+    return Measured(sync, sync_error, lse, lse_error)
 
 
 def probe_clip(media: Media, options: Options = Options()) -> Probe:
