@@ -17,7 +17,7 @@ The output's clock starts at the source's first frame:
   measures it (positive: the audio is early): an offset of k frames moves the audio
   ``k / fps`` s later, ``fps`` the source's; ``auto`` moves it by the estimate's offset in
   ms (measured to a quarter frame), not rounded to whole frames, so that what is left is
-  below a frame at any output rate. The audio keeps its length, or with ``trim``
+  below a frame at any output rate, and leaves it alone when the estimate is 0 frames. The audio keeps its length, or with ``trim``
   is cut or padded with silence to the video's. AAC at the source's sample rate (or the
   one asked), or the source's packets copied when nothing about the audio changes.
 """
@@ -277,7 +277,8 @@ def _offset_seconds(before: Findings, offset: Offset) -> tuple[float, int | None
         raise MusevizError(f"{name}: the offset is not measured reliably (confidence {sync.confidence:.2f}{': ' + why if why else ''}); {instead}")
     if sync.drift_ms_per_min is not None:
         raise MusevizError(f"{name}: {sync.words}, and one shift cannot fix a drift; {instead}")
-    return sync.offset_ms / 1000.0, sync.offset_frames
+    # In sync to the frame, the quarter-frame remainder is within the estimate's noise: nothing moves.
+    return (sync.offset_ms / 1000.0 if sync.offset_frames else 0.0), sync.offset_frames
 
 
 def source_frames(frame_pts: np.ndarray, time_base: Fraction, fps: Fraction, n_frames: int) -> np.ndarray:
