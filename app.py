@@ -63,6 +63,25 @@ with gr.Blocks(title="museviz", delete_cache=CACHE_CLEANUP) as demo:
                     with_overlay = gr.Checkbox(True, label="Render the overlay video")
                     shift = gr.Slider(-500, 500, 0, step=10, label="Overlay audio shift (ms; positive delays the audio)")
                 run = gr.Button("Analyze", variant="primary", elem_id="run")
+                with gr.Accordion("Fix this clip", visible=False, elem_id="fix_panel") as fix_panel:
+                    gr.Markdown(
+                        "A fixed copy, H.264 + AAC: a constant frame rate (each frame the one on screen at its time), the offset "
+                        "removed (SyncNet's sign: `-3f` = the audio is 3 frames late, `120ms` = 120 ms early, `auto` = as measured), "
+                        "the audio cut or padded to the video's length if asked; then analysed again. The same as `museviz fix`."
+                    )
+                    with gr.Group():
+                        fix_offset = gr.Textbox("0", label="Offset to remove (auto, 0, -3f, 120ms)", elem_id="fix_offset")
+                        fix_fps = gr.Dropdown(list(webapp.FIX_FPS_CHOICES), value=webapp.FIX_FPS_CHOICES[0], allow_custom_value=True,
+                                              label="Frame rate (source: the clip's own, made constant)", elem_id="fix_fps")
+                        fix_trim = gr.Checkbox(False, label="Cut or pad the audio to the video's length", elem_id="fix_trim")
+                        fix_rate = gr.Dropdown(list(webapp.FIX_SAMPLE_RATE_CHOICES), value=webapp.FIX_SAMPLE_RATE_CHOICES[0], label="Audio sample rate (Hz)",
+                                               elem_id="fix_rate")
+                    fix_run = gr.Button("Fix", variant="primary", elem_id="fix_run")
+                    fix_summary = gr.HTML(elem_id="fix_summary")
+                    fixed_video = gr.Video(label="The fixed clip", elem_id="fixed_video", interactive=False)
+                    fixed_file = gr.File(label="Download the fixed clip", elem_id="fixed_file", interactive=False)
+                    with gr.Accordion("The fix as data", open=False):
+                        fix_report = gr.JSON(elem_id="fix_report")
             with gr.Column(scale=3):
                 banner = gr.Markdown(elem_id="banner")
                 summary = gr.HTML(elem_id="summary")
@@ -130,7 +149,10 @@ with gr.Blocks(title="museviz", delete_cache=CACHE_CLEANUP) as demo:
         [video, rules, whisper, fps, tolerance, roi, with_overlay, shift, syncnet, lse_crop],
         [outputs[name] for name in webapp.ANALYZE_OUTPUTS],
         api_name="analyze", concurrency_limit=CONCURRENCY,
-    )
+    ).success(webapp.fix_defaults, [analysis_id], [fix_panel, fix_offset, fix_fps, fix_trim, fix_rate], api_name=False)
+    video.change(webapp.fix_hidden, None, [fix_panel, fix_summary, fixed_video, fixed_file, fix_report], api_name=False)
+    fix_run.click(webapp.run_fix, [video, analysis_id, fix_offset, fix_fps, fix_trim, fix_rate], [fix_summary, fixed_video, fixed_file, fix_report],
+                  api_name="fix", concurrency_limit=CONCURRENCY)
     audit_run.click(webapp.run_audit_zip, [audit_zip, audit_tolerance, audit_offset, audit_confidence, audit_lse_c],
                     [audit_summary, audit_table, audit_files], api_name="audit", concurrency_limit=1)
     frame_idx.change(webapp.inspect_frame, [analysis_id, frame_idx, rules], [frame_image, frame_formulas, frame_time],

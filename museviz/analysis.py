@@ -127,7 +127,7 @@ def analyze(
         pictures = measure_pictures(media, options, extra, lambda f: report(0.1 + 0.8 * f, "Reading every frame"))
         report(0.95, "Encoding whisper50")
         mel, whisper = features.result()
-    checks = [*probe.checks, sync_check(pictures.sync, pictures.sync_error)]
+    checks = [*probe.checks, sync_check(pictures.sync, pictures.sync_error, media.path)]
     report(1.0, "Done")
     return Analysis(media, probe.timeline, mel, whisper, probe.schedules, checks, options, *pictures)
 

@@ -8,10 +8,16 @@ processes on one machine or as tasks on a Dask cluster; a clip that fails is rec
 its error and the audit goes on. Rows are appended to the CSV as they finish, so an
 interrupted audit resumes without redoing them; at the end the CSV is rewritten sorted by
 path, with a JSON copy.
+
+With a fix folder, every clip whose drop reasons can all be fixed (a frame rate, a variable
+rate, durations, stream starts, an offset measured reliably) or that is off by a reliably
+measured offset is fixed there by ``museviz.fix`` (25 fps, the offset removed, the audio
+cut or padded to the video), and the fixed copy is checked again with the same rule.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import multiprocessing
@@ -22,23 +28,26 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
+from fractions import Fraction
 from functools import partial
 from pathlib import Path
 
-from museviz.checks import CLIP_CHECK_IDS, DEFAULT_DURATION_TOLERANCE_S, run_checks
+from museviz.checks import CLIP_CHECK_IDS, DEFAULT_DURATION_TOLERANCE_S, TARGET_FPS
 from museviz.errors import MusevizError
+from museviz.fix import AUTO, Findings, FixOptions, Offset, findings_of, fix_clip
 from museviz.lse import CROP_FACE, KEEP_MIN_LSE_C, measure_lse
 from museviz.media import Limits, read_media
-from museviz.rules import Timeline, schedule_all
 from museviz.mouth import Roi
-from museviz.sync import KEEP_MAX_OFFSET_FRAMES, KEEP_MIN_CONFIDENCE, estimate_sync
+from museviz.sync import KEEP_MAX_OFFSET_FRAMES, KEEP_MIN_CONFIDENCE, MAX_LAG_FRAMES
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi")
 DROP_CHECKS = ("damaged", "no-audio", "vfr", "fps-not-25", "duration-mismatch", "stream-start-offset", "training-window-short")
+# Drop reasons museviz fix removes; "sync-offset" and "lse-offset" only with an offset measured reliably.
+FIXABLE_REASONS = frozenset({"vfr", "fps-not-25", "duration-mismatch", "stream-start-offset", "training-window-short", "sync-offset", "lse-offset"})
 COLUMNS = (
     "path", "status", "error", "fps", "fps_fraction", "vfr", "n_frames", "video_duration_s", "audio_duration_s",
     "mismatch_s", *(f"check_{c}" for c in CLIP_CHECK_IDS), "sync_offset_frames", "sync_offset_ms", "sync_confidence",
-    "lse_c", "lse_d", "lse_offset", "keep", "reasons",
+    "lse_c", "lse_d", "lse_offset", "keep", "reasons", "fixed_path", "fixed_keep", "fixed_reasons", "fixed_sync_offset_frames",
 )
 
 
@@ -48,7 +57,7 @@ class AuditSettings:
 
     ``syncnet``: SyncNet weights for LSE (``run_audit`` looks for them when None, and
     clips are audited without LSE when there are none); ``max_offset_frames`` applies to
-    SyncNet's offset too.
+    SyncNet's offset too. ``fix_dir``: where fixed copies go (None: nothing is fixed).
     """
 
     duration_tolerance_s: float = DEFAULT_DURATION_TOLERANCE_S
@@ -59,6 +68,7 @@ class AuditSettings:
     syncnet: str | None = None
     lse_crop: str = CROP_FACE
     min_lse_c: float = KEEP_MIN_LSE_C
+    fix_dir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,7 @@ class AuditSummary:
     json_path: Path
     resumed: int
     lse_note: str | None = None  # why LSE was not measured, when it was not
+    fix_dir: Path | None = None
 
 
 def find_videos(root: str | os.PathLike) -> list[str]:
@@ -106,8 +117,7 @@ def audit_clip(relative_path: str, root: str, settings: AuditSettings) -> dict:
 def _audit_row(row: dict, path: Path, settings: AuditSettings) -> dict:
     media = read_media(path, settings.limits)
     video, audio = media.video, media.audio
-    timeline = Timeline.of_media(media)
-    checks = run_checks(media, timeline, schedule_all(timeline), settings.duration_tolerance_s)
+    findings = findings_of(media, settings.roi, settings.duration_tolerance_s)
     row.update(
         status="ok",
         fps=round(video.fps, 6),
@@ -117,28 +127,84 @@ def _audit_row(row: dict, path: Path, settings: AuditSettings) -> dict:
         video_duration_s=round(video.duration_s, 4),
         audio_duration_s=round(audio.duration_s, 4) if audio.present else "",
         mismatch_s=round(audio.duration_s - video.duration_s, 4) if audio.present else "",
-        **{f"check_{c.id}": c.level for c in checks},
+        **{f"check_{c.id}": c.level for c in findings.checks if c.id in CLIP_CHECK_IDS},
     )
-    reasons = [c.id for c in checks if c.id in DROP_CHECKS and c.level in ("warn", "error")]
-    sync = None
-    if audio.present and audio.n_samples_16k:
-        try:
-            sync = estimate_sync(media, settings.roi)
-        except MusevizError as exc:
-            reasons.append("sync-unmeasured")
-            row["error"] = str(exc)
-        else:
-            row.update(sync_offset_frames=sync.offset_frames, sync_offset_ms=round(sync.offset_ms, 1), sync_confidence=round(sync.confidence, 3))
-            if abs(sync.offset_frames) > settings.max_offset_frames:
-                reasons.append("sync-offset")
-            if sync.confidence < settings.min_confidence:
-                reasons.append("sync-confidence")
-            if sync.drift_ms_per_min is not None:
-                reasons.append("sync-drift")
-    if settings.syncnet and audio.present and audio.n_samples_16k:
-        reasons += _lse_reasons(row, media, sync, settings)
+    sync = findings.sync
+    if sync is not None:
+        row.update(sync_offset_frames=sync.offset_frames, sync_offset_ms=round(sync.offset_ms, 1), sync_confidence=round(sync.confidence, 3))
+    reasons = _reasons(findings, settings, row)
     row.update(keep=not reasons, reasons=";".join(reasons))
+    if settings.fix_dir:
+        _fix(row, findings, reasons, settings)
     return row
+
+
+def _reasons(findings: Findings, settings: AuditSettings, row: dict) -> list[str]:
+    """Why the clip is dropped (empty: kept); the LSE columns of ``row`` filled, and the
+    errors of the sync estimate and LSE in its ``error``."""
+    media, sync = findings.media, findings.sync
+    reasons = [c.id for c in findings.checks if c.id in DROP_CHECKS and c.level in ("warn", "error")]
+    has_audio = media.audio.present and media.audio.n_samples_16k
+    if has_audio and sync is None:
+        reasons.append("sync-unmeasured")
+        row["error"] = findings.sync_error
+    elif sync is not None:
+        if abs(sync.offset_frames) > settings.max_offset_frames:
+            reasons.append("sync-offset")
+        if sync.confidence < settings.min_confidence:
+            reasons.append("sync-confidence")
+        if sync.drift_ms_per_min is not None:
+            reasons.append("sync-drift")
+    if settings.syncnet and has_audio:
+        reasons += _lse_reasons(row, media, sync, settings)
+    return reasons
+
+
+def fixable_offset(reasons: list[str], sync) -> int | None:
+    """The offset (frames, SyncNet's sign) ``museviz fix`` removes from a clip dropped for
+    ``reasons``, 0 to fix only the rest; None when the clip cannot be fixed (a reason the
+    fix does not remove, or an offset not measured reliably, drifting or at the edge of
+    the search) or needs nothing (no reason, in sync or not measured)."""
+    if set(reasons) - FIXABLE_REASONS:
+        return None
+    measured = sync is not None and sync.reliable and sync.drift_ms_per_min is None and abs(sync.offset_frames) < MAX_LAG_FRAMES
+    if {"sync-offset", "lse-offset"} & set(reasons) and not measured:
+        return None
+    offset = sync.offset_frames if measured else 0
+    return offset if reasons or offset else None
+
+
+def fixed_name(relative_path: str) -> str:
+    """Where the fixed copy of ``relative_path`` goes under the fix folder: the same path,
+    an mp4 (``a.mkv`` becomes ``a.mkv.mp4``, so that ``a.mp4`` beside it keeps its own)."""
+    return relative_path if relative_path.lower().endswith(".mp4") else f"{relative_path}.mp4"
+
+
+def _fix(row: dict, findings: Findings, reasons: list[str], settings: AuditSettings) -> None:
+    """Fix the clip into ``settings.fix_dir`` when it can be fixed, and fill the ``fixed_*``
+    columns with the fixed copy's re-checked verdict; a clip that cannot be fixed is not touched."""
+    offset = fixable_offset(reasons, findings.sync)
+    if offset is None:
+        return
+    name = fixed_name(row["path"])
+    out = Path(settings.fix_dir) / name
+    # An offset to remove is the estimate's, to a quarter frame, as museviz fix --offset auto takes it.
+    options = FixOptions(Offset(AUTO) if offset else Offset("f", 0), Fraction(TARGET_FPS), trim=True, roi=settings.roi,
+                         duration_tolerance_s=settings.duration_tolerance_s, limits=settings.limits)
+    made = [d for d in (out.parent, *out.parent.parents) if not d.exists()]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        result = fix_clip(findings.media.path, out, options, before=findings)
+    except MusevizError as exc:
+        for folder in made:  # deepest first: only the folders made for this clip, if still empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        row.update(fixed_reasons="fix-failed", error="; ".join(filter(None, [row["error"], f"fix: {exc}"])))
+        return
+    fixed = {column: "" for column in COLUMNS}
+    again = _reasons(result.after, settings, fixed)
+    sync = result.after.sync
+    row.update(fixed_path=name, fixed_keep=not again, fixed_reasons=";".join(again), fixed_sync_offset_frames="" if sync is None else sync.offset_frames)
 
 
 def _lse_reasons(row: dict, media, sync, settings: AuditSettings) -> list[str]:
@@ -193,6 +259,8 @@ def run_audit(
     paths = find_videos(root)
     if not paths:
         raise MusevizError(f"no video files ({', '.join(VIDEO_SUFFIXES)}) under {root}")
+    fix_dir = _fix_dir(root, settings.fix_dir)
+    settings = replace(settings, fix_dir=fix_dir and str(fix_dir))
     settings, lse_note = find_lse_weights(settings, lse_download)
     out_csv.parent.mkdir(parents=True, exist_ok=True)
     json_path = out_csv.with_suffix(".json")
@@ -220,7 +288,21 @@ def run_audit(
     reasons = Counter(r for row in rows for r in row["reasons"].split(";") if r)
     failed = sum(row["status"] == "failed" for row in rows)
     kept = sum(bool(row["keep"]) for row in rows)
-    return AuditSummary(rows, kept, len(rows) - kept, failed, reasons, out_csv, json_path, len(paths) - len(todo), lse_note)
+    return AuditSummary(rows, kept, len(rows) - kept, failed, reasons, out_csv, json_path, len(paths) - len(todo), lse_note, fix_dir)
+
+
+def _fix_dir(root: Path, fix_dir: str | None) -> Path | None:
+    """The fix folder, made; refused inside the audited folder, where a later audit would take the fixed copies for clips."""
+    if fix_dir is None:
+        return None
+    folder = Path(fix_dir).resolve()
+    if folder == root or root in folder.parents:
+        raise MusevizError(f"the fix folder {fix_dir} is inside the folder audited: give a folder outside {root}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MusevizError(f"cannot make the fix folder {fix_dir}: {exc.strerror or exc}") from None
+    return folder
 
 
 def _run_local(paths: list[str], root: str, settings: AuditSettings, workers: int | None) -> Iterator[dict]:
@@ -284,14 +366,15 @@ def _typed(row: dict) -> dict:
     out = dict(row)
     for key in ("fps", "video_duration_s", "audio_duration_s", "mismatch_s", "sync_offset_ms", "sync_confidence", "lse_c", "lse_d"):
         out[key] = float(out[key]) if out[key] not in ("", None) else None
-    for key in ("n_frames", "sync_offset_frames", "lse_offset"):
+    for key in ("n_frames", "sync_offset_frames", "lse_offset", "fixed_sync_offset_frames"):
         out[key] = int(out[key]) if out[key] not in ("", None) else None
-    for key in ("vfr", "keep"):
+    for key in ("vfr", "keep", "fixed_keep"):
         out[key] = out[key] in (True, "True") if out[key] not in ("", None) else None
     for key in COLUMNS:
         if out[key] == "":
             out[key] = None
     out["reasons"] = out["reasons"] or ""
+    out["fixed_reasons"] = out["fixed_reasons"] or ""
     return out
 
 
@@ -316,6 +399,11 @@ def summary_text(summary: AuditSummary) -> str:
         + (f"; {summary.resumed} taken from the previous run" if summary.resumed else ""),
     ]
     lines += [f"  {reason:<24} {count}" for reason, count in summary.reasons.most_common()]
+    if summary.fix_dir is not None:
+        fixed = [row for row in summary.rows if row["fixed_path"]]
+        failed = sum(row["fixed_reasons"] == "fix-failed" for row in summary.rows)
+        lines.append(f"fixed {len(fixed)} clips into {summary.fix_dir}: {sum(bool(row['fixed_keep']) for row in fixed)} kept when checked again"
+                     + (f"; {failed} could not be written" if failed else ""))
     if summary.lse_note:
         lines.append(summary.lse_note)
     lines.append(f"wrote {summary.csv_path} and {summary.json_path}")

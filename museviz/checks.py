@@ -31,13 +31,16 @@ TRAINING_RULES = ("syncnet-train", "musetalk-v1.5-train", "wav2lip-train")
 @dataclass(frozen=True)
 class Check:
     """One finding: a stable ``id``, a ``level``, a ``message`` with the numbers, a
-    numeric ``value`` where one fits (units in the message), and a ``fix`` command or None."""
+    numeric ``value`` where one fits (units in the message), a ``fix`` command (ffmpeg) or
+    None, and ``museviz_fix``: the ``museviz fix`` command that does the same (with a
+    shell comment when it differs), or None."""
 
     id: str
     level: str
     message: str
     value: float | None = None
     fix: str | None = None
+    museviz_fix: str | None = None
 
 
 def run_checks(media: Media, timeline: Timeline, schedules: dict[str, Schedule], duration_tolerance_s: float = DEFAULT_DURATION_TOLERANCE_S) -> list[Check]:
@@ -99,8 +102,24 @@ def system_checks(timeline: Timeline, schedules: dict[str, Schedule], name: str 
     ]
 
 
-def _reencode_25(name: str) -> str:
-    return f"ffmpeg -i {name} -vf fps={TARGET_FPS} -c:v libx264 -crf 18 -c:a copy fixed_25fps.mp4"
+def _reencode_25(name: str, out: str = "fixed_25fps.mp4") -> str:
+    """ffmpeg's fps filter rounding up picks, for each output instant, the frame on screen then, as museviz fix does."""
+    return f"ffmpeg -i {name} -vf fps={TARGET_FPS}:round=up -c:v libx264 -crf 18 -c:a copy {out}"
+
+
+def museviz_fix(name: str, out: str, *options: str) -> str:
+    """The ``museviz fix`` command line for the quoted file ``name``."""
+    return " ".join(["museviz fix", name, "--out", out, *options])
+
+
+def _fix_25(name: str) -> dict:
+    return {"fix": _reencode_25(name), "museviz_fix": museviz_fix(name, "fixed_25fps.mp4", "--offset 0")}
+
+
+def _fix_trim(name: str, keep_s: float, audio_shorter: bool) -> dict:
+    instead = "  # pads the audio with silence to the video's length instead of cutting the video" if audio_shorter else ""
+    return {"fix": f"ffmpeg -i {name} -t {keep_s:.3f} -c:v libx264 -crf 18 -c:a aac trimmed.mp4",
+            "museviz_fix": museviz_fix(name, "trimmed.mp4", "--offset 0 --fps source --trim") + instead}
 
 
 def _damaged(media: Media, name: str) -> Check:
@@ -141,7 +160,7 @@ def _vfr(media: Media, t: Timeline, name: str) -> Check:
             "vfr", WARN,
             f"variable frame rate: {span}; a rule using one fps number ({t.fps:.3f}) puts some frames up to "
             f"{worst_s * 1000:.0f} ms from their real time",
-            worst_s, f"ffmpeg -i {name} -vf fps={TARGET_FPS} -c:v libx264 -crf 18 -c:a copy constant_25fps.mp4",
+            worst_s, _reencode_25(name, "constant_25fps.mp4"), museviz_fix(name, "constant_25fps.mp4", "--offset 0"),
         )
     return Check("vfr", OK, f"constant frame rate: {span}", worst_s)
 
@@ -166,7 +185,7 @@ def _fps_not_25(t: Timeline, name: str) -> Check:
         "fps-not-25", WARN,
         f"{t.fps:.3f} fps, not 25: MuseTalk and Wav2Lip train at 25 fps and LatentSync re-encodes to 25, "
         f"which duplicates or drops frames",
-        t.fps, _reencode_25(name),
+        t.fps, **_fix_25(name),
     )
 
 
@@ -179,7 +198,7 @@ def _duration_mismatch(media: Media, name: str, tolerance_s: float) -> Check:
         return Check("duration-mismatch", OK, text, diff_s)
     keep_s = min(media.audio.duration_s, media.video.duration_s)
     return Check("duration-mismatch", WARN, text + "; filter this clip out of training or trim both to the shorter",
-                 diff_s, f"ffmpeg -i {name} -t {keep_s:.3f} -c:v libx264 -crf 18 -c:a aac trimmed.mp4")
+                 diff_s, **_fix_trim(name, keep_s, diff_s < 0))
 
 
 def _start_offset(media: Media, name: str) -> Check:
@@ -197,19 +216,20 @@ def _start_offset(media: Media, name: str) -> Check:
         f"frame 0 with sample 0 put the sound {abs(offset_s) * 1000:.0f} ms {'early' if offset_s < 0 else 'late'}",
         offset_s,
         f"ffmpeg -i {name} -vf setpts=PTS-STARTPTS -af {recut},asetpts=PTS-STARTPTS -c:v libx264 -crf 18 -c:a aac aligned.mp4",
+        museviz_fix(name, "aligned.mp4", "--offset 0 --fps source"),
     )
 
 
 def _v15_truncation(t: Timeline, v15: Schedule, name: str) -> Check:
     fps_int = int(t.fps)
     if fps_int < 1:
-        return Check("v15-fps-truncation", ERROR, f"MuseTalk v1.5 cannot run at {t.fps:g} fps: {v15.error}", None, _reencode_25(name))
+        return Check("v15-fps-truncation", ERROR, f"MuseTalk v1.5 cannot run at {t.fps:g} fps: {v15.error}", None, **_fix_25(name))
     if fps_int == t.fps:
         return Check("v15-fps-truncation", OK, f"int(fps) = {fps_int} is the frame rate itself: no drift", 0.0)
     per_minute_s = 60 * (1 - fps_int / t.fps)
     shown = np.flatnonzero(v15.source_frame >= 0)
     if not len(shown):
-        return Check("v15-fps-truncation", WARN, f"v1.5 truncates {t.fps:.3f} fps to {fps_int}: {per_minute_s:.2f} s of drift a minute", None, _reencode_25(name))
+        return Check("v15-fps-truncation", WARN, f"v1.5 truncates {t.fps:.3f} fps to {fps_int}: {per_minute_s:.2f} s of drift a minute", None, **_fix_25(name))
     last = int(shown[-1])
     ahead_s = last / fps_int - float(v15.picture_times_s[last])
     return Check(
@@ -217,7 +237,7 @@ def _v15_truncation(t: Timeline, v15: Schedule, name: str) -> Check:
         f"MuseTalk v1.5 truncates {t.fps:.3f} fps to int(fps) = {fps_int}: frame i reads audio at i/{fps_int} s but is "
         f"shown at its real time; at its last frame ({v15.picture_times_s[last]:.2f} s) the audio window is "
         f"{abs(ahead_s):.2f} s {'ahead of' if ahead_s >= 0 else 'behind'} the picture ({per_minute_s:.2f} s a minute at this rate)",
-        ahead_s, _reencode_25(name),
+        ahead_s, **_fix_25(name),
     )
 
 
@@ -234,20 +254,20 @@ def _v15_padding(t: Timeline, name: str) -> Check:
         "v15-padding-offset", WARN,
         f"v1.5 pads 2P = {2 * pad_unit} tokens on the left at int(fps) = {fps_int} (P = ceil(50 / {fps_int})): every "
         f"window reads audio {abs(offset_ms):.0f} ms {direction} than v1's",
-        offset_ms, _reencode_25(name),
+        offset_ms, **_fix_25(name),
     )
 
 
 def _v15_overflow(t: Timeline, v15: Schedule, name: str) -> Check:
     if v15.error and v15.exit_frame is None:
-        return Check("v15-window-overflow", ERROR, f"MuseTalk v1.5 cannot run: {v15.error}", None, _reencode_25(name))
+        return Check("v15-window-overflow", ERROR, f"MuseTalk v1.5 cannot run: {v15.error}", None, **_fix_25(name))
     if v15.exit_frame is None:
         return Check("v15-window-overflow", OK, f"every one of v1.5's {v15.n_chunks} windows fits its padding", None)
     return Check(
         "v15-window-overflow", ERROR,
         f"MuseTalk v1.5 {v15.error}; an assertion fails and the process stops with "
         f"{math.floor(t.audio_duration_s * int(t.fps)) - v15.exit_frame} of its frames left",
-        float(v15.exit_frame), _reencode_25(name),
+        float(v15.exit_frame), **_fix_25(name),
     )
 
 
@@ -304,7 +324,7 @@ def _training_short(media: Media, t: Timeline, schedules: dict[str, Schedule], n
         "training-window-short", WARN,
         f"the audio ends {t.video_duration_s - t.audio_duration_s:.3f} s before the video: training windows near the "
         f"end come out short and those samples are dropped ({parts} frames)",
-        float(worst), f"ffmpeg -i {name} -t {keep_s:.3f} -c:v libx264 -crf 18 -c:a aac trimmed.mp4",
+        float(worst), **_fix_trim(name, keep_s, True),
     )
 
 
@@ -312,8 +332,9 @@ def _dropped_at_end(s: Schedule) -> int:
     return int((s.dropped & (s.raw[:, -1] >= s.n_valid)).sum()) if s.n_chunks else 0
 
 
-def sync_check(result: SyncResult | None, error: str | None) -> Check:
-    """``sync-offset``: the measured audio-visual offset against LatentSync's keep rule.
+def sync_check(result: SyncResult | None, error: str | None, path: str) -> Check:
+    """``sync-offset`` of the clip at ``path``: the measured audio-visual offset against
+    LatentSync's keep rule.
 
     ``value`` is the offset in ms, SyncNet's sign (positive: the audio leads).
     """
@@ -322,12 +343,21 @@ def sync_check(result: SyncResult | None, error: str | None) -> Check:
     if not result.reliable:
         return Check("sync-offset", WARN, f"{result.words}; " + "; ".join(result.notes or result.reasons), None)
     text = f"{offset_words(result.offset_frames, result.fps, result.drift_ms_per_min)} (confidence {result.confidence:.2f})"
+    museviz = _museviz_sync_fix(result, path)
     if not result.keep:
-        return Check("sync-offset", WARN, f"{text}; " + "; ".join(result.reasons), result.offset_ms, result.fix)
+        return Check("sync-offset", WARN, f"{text}; " + "; ".join(result.reasons), result.offset_ms, result.fix, museviz)
     if result.offset_frames:
         kept = f"LatentSync's rule keeps it (|offset| <= {KEEP_MAX_OFFSET_FRAMES} frames), but the lips are off by that much"
-        return Check("sync-offset", WARN, f"{text}; {kept}", result.offset_ms, result.fix)
+        return Check("sync-offset", WARN, f"{text}; {kept}", result.offset_ms, result.fix, museviz)
     return Check("sync-offset", OK, text, result.offset_ms)
+
+
+def _museviz_sync_fix(result: SyncResult, path: str) -> str | None:
+    """``museviz fix`` moving the audio as the ffmpeg command in ``result.fix`` does; None without one."""
+    if result.fix is None:
+        return None
+    stem, _ = os.path.splitext(os.path.basename(path))
+    return museviz_fix(shlex.quote(os.path.basename(path)), shlex.quote(f"{stem}_synced.mp4"), f"--offset={result.offset_frames}f --fps source")
 
 
 # -- the newer systems' pitfalls ------------------------------------------------------------------

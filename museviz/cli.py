@@ -6,15 +6,17 @@ Bad input ends with exit status 2 and one line ``museviz: error: ...`` on stderr
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import shutil
 import sys
 from pathlib import Path
 
-from museviz.checks import DEFAULT_DURATION_TOLERANCE_S
+from museviz.checks import DEFAULT_DURATION_TOLERANCE_S, TARGET_FPS
 from museviz.config import CHECKPOINT_ENV, CLI_DECODE_TIMEOUT_S, CLI_MAX_DURATION_S, DEFAULT_MODEL, SYNCNET_ENV, env_checkpoint, env_syncnet
 from museviz.errors import MusevizError
+from museviz.fix import AUTO, OFFSET_HELP, FixOptions, done_words, fix_clip, parse_fps, parse_offset, parse_sample_rate
 from museviz.lse import CROP_FACE, CROP_MODES, KEEP_MIN_LSE_C
 from museviz.media import Limits, check_video
 from museviz.mouth import parse_roi
@@ -30,6 +32,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line like every other error."""
 
     def error(self, message: str) -> None:
+        if message.endswith("expected one argument"):  # argparse reads "--offset -3f" as two options
+            message += "; a value starting with - is written with =, as --offset=-3f"
         raise MusevizError(f"{message} (see {self.prog} --help)")
 
 
@@ -72,7 +76,39 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"smallest SyncNet confidence (LSE-C) kept, when LSE is measured (default {KEEP_MIN_LSE_C:g}, LatentSync's)")
     _add_lse(u)
     _add_limits(u)
+    u.add_argument("--fix-dir", metavar="DIR",
+                   help="write a fixed copy (25 fps, the offset removed, the audio trimmed) of every clip whose faults can all be fixed into DIR, re-checked")
+    f = commands.add_parser("fix", help="write a fixed copy of one video: a constant frame rate, the audio in sync, matching lengths")
+    f.add_argument("video", help="the video file (mp4, mov, webm, mkv, avi); never written to")
+    f.add_argument("--out", required=True, metavar="FIXED.mp4", help="the fixed clip, an mp4 file (written whole or not at all)")
+    f.add_argument("--offset", type=_argument(parse_offset), default=parse_offset(AUTO), metavar="auto|Nf|Nms",
+                   help=f"the audio-visual offset to remove: {OFFSET_HELP}, or 0 (default auto; a value starting with - takes =, as --offset=-3f)")
+    f.add_argument("--fps", type=_argument(parse_fps), default=parse_fps(str(TARGET_FPS)), metavar="25|source|N",
+                   help="the constant output rate: each output frame shows the source frame on screen at its time (default 25; "
+                        "source: the source's average rate; 29.97 is 30000/1001)")
+    f.add_argument("--trim", action="store_true", help="cut the audio, or pad it with silence, to the video's duration")
+    f.add_argument("--sample-rate", type=_argument(parse_sample_rate), metavar="HZ", help="resample the audio to HZ (default: keep its rate)")
+    f.add_argument("--roi", type=parse_roi, metavar="X,Y,W,H", help="mouth region as fractions of the frame, for the sync estimate, instead of face detection")
+    f.add_argument(
+        "--duration-tolerance", type=_non_negative, default=DEFAULT_DURATION_TOLERANCE_S, metavar="S",
+        help=f"audio/video duration mismatch allowed, in seconds (default {DEFAULT_DURATION_TOLERANCE_S})",
+    )
+    f.add_argument("--json", action="store_true", help="print the fix and each check before and after as JSON")
+    _add_limits(f)
     return parser
+
+
+def _argument(parse):
+    """An argparse ``type`` from a museviz parser: its ``MusevizError`` becomes argparse's usage error."""
+
+    def convert(text: str):
+        try:
+            return parse(text)
+        except MusevizError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = parse.__name__
+    return convert
 
 
 def _add_lse(p: argparse.ArgumentParser) -> None:
@@ -142,7 +178,7 @@ def _count(text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        return _audit(args) if args.command == "audit" else _analyze(args)
+        return {"audit": _audit, "fix": _fix}.get(args.command, _analyze)(args)
     except MusevizError as exc:
         print(f"museviz: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -210,10 +246,30 @@ def _audit(args: argparse.Namespace) -> int:
     from museviz.audit import AuditSettings, ProgressBar, run_audit, summary_text
 
     settings = AuditSettings(args.duration_tolerance, args.max_offset, args.min_confidence, args.roi, _limits(args),
-                             syncnet=args.syncnet, lse_crop=args.lse_crop, min_lse_c=args.min_lse_c)
+                             syncnet=args.syncnet, lse_crop=args.lse_crop, min_lse_c=args.min_lse_c, fix_dir=args.fix_dir)
     result = run_audit(args.folder, args.out, settings, workers=args.workers, scheduler=args.scheduler, progress=ProgressBar())
     print(summary_text(result))
     return 0
+
+
+def _fix(args: argparse.Namespace) -> int:
+    options = FixOptions(args.offset, args.fps, args.trim, args.sample_rate, args.roi, args.duration_tolerance, _limits(args))
+    result = fix_clip(args.video, args.out, options)
+    print(json.dumps(result.to_dict(), indent=1) if args.json else fix_summary(result))
+    return 0
+
+
+def fix_summary(result) -> str:
+    """The fix in a few lines: what was done, then each check before -> after."""
+    lines = [f"fixed {os.path.basename(result.source)} into {result.out_path}: {done_words(result)}"]
+    changes = result.changes
+    width = max(len(c.before_text) for c in changes)
+    for c in changes:
+        lines.append(f"  {c.id:<22} {LEVEL_TAGS[c.before.level]}  {c.before_text:<{width}}  ->  {LEVEL_TAGS[c.after.level]}  {c.after_text}")
+    still = [c for c in changes if c.after.level in ("warn", "error")]
+    for c in still:
+        lines.append(f"still {c.after.level}: {c.id}: {c.after.message}")
+    return "\n".join(lines)
 
 
 def summary(analysis) -> str:
@@ -234,6 +290,8 @@ def summary(analysis) -> str:
         lines.append(f"  {LEVEL_TAGS[check.level]}  {check.id:<22} {check.message}")
         if check.fix and check.level in ("warn", "error"):
             lines.append(f"{'':31}fix: {check.fix}")
+            if check.museviz_fix:
+                lines.append(f"{'':31}or:  {check.museviz_fix}")
     return "\n".join(lines)
 
 

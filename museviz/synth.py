@@ -63,6 +63,9 @@ HEAD_MOTION_HZ = (0.23, 0.31, 0.17)  # sideways, up and down, and turning and zo
 HEAD_TURN_DEG = 3.0  # at head_motion 0.1; scales with it
 HEAD_ZOOM = 0.05  # relative size change at head_motion 0.1; scales with it
 
+STAMP_RGB = ((255, 0, 0), (0, 255, 0), (0, 0, 255))  # the stamp band's colour cycles through these, frame by frame
+STAMP_HEIGHT = 0.08  # of the frame's height: the band along the top, above the face
+
 GRADIENT_SPEED = 60.0  # grey levels per second: the no-face picture scrolls at this speed
 GRADIENT_PERIOD_S = 3.0  # s: period of the no-face picture's blue pulse
 
@@ -426,6 +429,10 @@ class ClipSpec:
     rotation : int
         A phone video's display rotation, degrees counter-clockwise (0, 90, 180, 270): the
         picture is stored turned the other way, and players turn it upright to ``size``.
+    stamp : bool
+        A band along the top whose colour cycles through ``STAMP_RGB`` from frame to frame,
+        so that neighbouring frames always differ: a test can tell which frame a re-timed
+        copy shows.
     """
 
     fps: Fraction = Fraction(25)
@@ -445,6 +452,7 @@ class ClipSpec:
     head_motion: float = 0.0
     face: bool = True
     rotation: int = 0
+    stamp: bool = False
 
     @property
     def stored_size(self) -> tuple[int, int]:
@@ -602,12 +610,14 @@ def _video_frames(video, spec: ClipSpec):
     times_s = pts * float(time_base)
     mouth = spec.audio if spec.mouth_audio is None else spec.mouth_audio
     openness = np.zeros(len(pts)) if mouth is None else loudness_envelope(mouth, SAMPLE_RATE, times_s + spec.mouth_lead_s)
-    for tick, t_s, mouth_open in zip(pts, times_s, openness):
+    for frame_idx, (tick, t_s, mouth_open) in enumerate(zip(pts, times_s, openness)):
         picture = face_frame(mouth_open, spec.size, spec.teeth) if spec.face else gradient_frame(t_s, spec.size)
         if spec.head_motion:
             picture = moved(picture, t_s, spec.head_motion)
         if spec.flicker:
             picture = flickered(picture, t_s, spec.flicker)
+        if spec.stamp:
+            picture[: max(1, round(STAMP_HEIGHT * spec.size[1]))] = STAMP_RGB[frame_idx % len(STAMP_RGB)]
         stored = np.ascontiguousarray(np.rot90(picture, k=-spec.rotation // 90)) if spec.rotation else picture
         frame = av.VideoFrame.from_ndarray(stored, format="rgb24")
         frame.pts, frame.time_base = int(tick), time_base

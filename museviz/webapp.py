@@ -45,6 +45,8 @@ from museviz.config import (
     env_syncnet,
 )
 from museviz.errors import MusevizError
+from museviz.fix import Findings, FixOptions, FixResult, done_words, fix_clip, parse_offset, parse_sample_rate
+from museviz.fix import parse_fps as parse_output_fps
 from museviz.frames import FrameStore
 from museviz.grid import SOURCE_FALLBACK
 from museviz.lse import CROP_FACE, CROP_MODES, KEEP_MAX_OFFSET_FRAMES as LSE_MAX_OFFSET, KEEP_MIN_LSE_C, offset_words
@@ -219,6 +221,73 @@ def run_audit_zip(zip_file, tolerance_s, max_offset, min_confidence, min_lse_c=K
         table = {"headers": list(AUDIT_TABLE_COLUMNS), "data": [[_cell(row[c]) for c in AUDIT_TABLE_COLUMNS] for row in summary.rows]}
         text = summary_text(summary).rsplit("\n", 1)[0]  # without the server-side "wrote ..." line
         yield f"```\n{text}\n```", table, [str(summary.csv_path), str(summary.json_path)]
+
+
+FIX_FPS_CHOICES = ("25", "source", "24", "30", "29.97", "50")
+FIX_SAMPLE_RATE_CHOICES = ("keep", "16000", "22050", "44100", "48000")
+
+
+def fix_defaults(key: str | None) -> tuple:
+    """The Fix panel after an analysis: shown, its options prefilled from the findings (the
+    measured offset in ms when it is reliable and a frame or more, 25 fps, trimming when the
+    lengths disagree)."""
+    analysis = _recall(key).analysis
+    sync = analysis.sync
+    measured = sync is not None and sync.reliable and sync.drift_ms_per_min is None
+    levels = {c.id: c.level for c in analysis.checks}
+    trim = analysis.media.audio.present and "warn" in (levels.get("duration-mismatch"), levels.get("training-window-short"))
+    offset = f"{round(sync.offset_ms):+d}ms" if measured and sync.offset_frames else "0"
+    return gr.update(visible=True), offset, FIX_FPS_CHOICES[0], bool(trim), FIX_SAMPLE_RATE_CHOICES[0]
+
+
+def fix_hidden() -> tuple:
+    """A new clip in the Video box: the Fix panel and its results of the last clip go away until it is analysed."""
+    return gr.update(visible=False), "", None, None, None
+
+
+def run_fix(video, key, offset, fps, trim, sample_rate, progress=gr.Progress()) -> Iterator[tuple[str, str, str, dict]]:
+    """The Fix button: the fixed clip (to play and to download), its before -> after
+    summary and the same as data. Reuses the analysis of the same clip when there is one;
+    measures the clip first otherwise."""
+    if not video:
+        raise gr.Error("Upload a video or pick one of the examples first.")
+    with _request_folder("fix-") as work:
+        analysis = _cached_analysis(key, video)
+        options = FixOptions(
+            parse_offset(offset or "auto"), parse_output_fps(fps or FIX_FPS_CHOICES[0]), bool(trim), parse_sample_rate(sample_rate),
+            roi=analysis.options.roi if analysis else None, limits=APP_LIMITS,
+        )
+        before = Findings(analysis.media, analysis.checks, analysis.sync, analysis.sync_error) if analysis else None
+        out = work / f"{Path(video).stem}_fixed.mp4"
+        result = fix_clip(video, out, options, before=before, progress=lambda f, d: progress(f, desc=d))
+        data = {**result.to_dict(), "source": os.path.basename(video), "output": out.name}
+        yield fix_html(result), str(out), str(out), data
+
+
+def _cached_analysis(key: str | None, video: str) -> Analysis | None:
+    """The kept analysis of ``video``, if the page has one."""
+    with _cache_lock:
+        session = _cache.get(key or "")
+    return session.analysis if session is not None and session.analysis.media.path == video else None
+
+
+def fix_html(result: FixResult) -> str:
+    """What the fix did, and each check before -> after, in the checks' colours."""
+    rows = "".join(
+        f"<div class='mv-check mv-{c.after.level}' style='border-left-color:{LEVEL_COLORS[c.after.level]}'><b>{c.id}</b><br>"
+        f"{_badge(c.before.level)} {html.escape(c.before_text)} &rarr; {_badge(c.after.level)} {html.escape(c.after_text)}</div>"
+        for c in result.changes
+    )
+    still = "".join(f"<li>{c.id}: {html.escape(c.after.message)}</li>" for c in result.changes if c.after.level in ("warn", "error"))
+    return (
+        f"<div class='mv-fixed'><p>{html.escape(done_words(result))}</p>"
+        f"<p>Each check before &rarr; after (the fixed clip, analysed again):</p>{rows}"
+        f"{f'<p>Still to look at:</p><ul>{still}</ul>' if still else ''}</div>"
+    )
+
+
+def _badge(level: str) -> str:
+    return f"<span class='mv-level' style='background:{LEVEL_COLORS[level]}'>{level}</span>"
 
 
 @contextmanager
@@ -467,9 +536,12 @@ def sync_html(analysis: Analysis) -> str:
     result = analysis.sync
     if result is None:
         return f"<div class='mv-sync'><h3>Sync</h3><p>Not measured: {html.escape(analysis.sync_error or '')}</p></div>"
-    level = next(c.level for c in analysis.checks if c.id == "sync-offset")
+    check = next(c for c in analysis.checks if c.id == "sync-offset")
+    level = check.level
     verdict = "kept by LatentSync's rule" if result.keep else "dropped by LatentSync's rule: " + "; ".join(result.reasons)
     fix = f"<div class='mv-fix'>fix: <code>{html.escape(result.fix)}</code></div>" if result.fix else ""
+    if fix and check.museviz_fix:
+        fix += f"<div class='mv-fix'>or: <code>{html.escape(check.museviz_fix)}</code>, or the Fix panel below</div>"
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
     measured = (
         f"offset <b>{result.offset_frames:+d} frames = {result.offset_ms:+.0f} ms</b> (SyncNet's sign: + = audio early), "
@@ -568,6 +640,8 @@ def checks_html(checks: list[Check], title: str = "Checks") -> str:
     rows = []
     for c in sorted(checks, key=lambda c: order[c.level]):
         fix = f"<div class='mv-fix'>fix: <code>{html.escape(c.fix)}</code></div>" if c.fix and c.level in ("warn", "error") else ""
+        if fix and c.museviz_fix:
+            fix += f"<div class='mv-fix'>or: <code>{html.escape(c.museviz_fix)}</code></div>"
         rows.append(
             f"<div class='mv-check mv-{c.level}' style='border-left-color:{LEVEL_COLORS[c.level]}'>"
             f"<span class='mv-level' style='background:{LEVEL_COLORS[c.level]}'>{c.level}</span> "

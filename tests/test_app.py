@@ -95,6 +95,7 @@ def test_upload_analyse_and_inspect_in_the_browser(server, browser):
     assert "v15-fps-truncation" in page.locator("#checks").inner_text()
 
     for plot in ("mapping", "drift", "edges", "features", "frame", "sync"):
+        page.locator(f"#plot_{plot}").scroll_into_view_if_needed()  # the plots load lazily, as a reader scrolls to them
         img = page.locator(f"#plot_{plot} img")
         img.wait_for(state="attached", timeout=120_000)
         img.scroll_into_view_if_needed()  # the images load lazily, when scrolled to, as a user would
