@@ -48,6 +48,7 @@ class Options:
     syncnet_checkpoint: str | None = None  # SyncNet weights for LSE; None: the cache, or a download
     syncnet_download: bool = True  # may fetch the published SyncNet weights (never with MUSEVIZ_OFFLINE=1)
     lse_crop: str = CROP_FACE  # SyncNet's input: "face" crops or "whole" frames
+    lse: bool = True  # measure LSE when SyncNet's weights are found
     custom_rules: tuple[Rule, ...] = ()  # rules of the user's own (museviz.spec), applied after every system's
 
 
@@ -154,7 +155,7 @@ def measure_pictures(
     sync_meter, sync_error = _guarded(lambda: _sync_meter(media, options))
     faces = sync_meter.meter.reader if sync_meter else None
     readers = [sync_meter] if sync_meter else []
-    if faces is None and options.lse_crop == CROP_FACE:
+    if faces is None and options.lse and options.lse_crop == CROP_FACE:
         from museviz.sync import mouth_reader
 
         faces = mouth_reader(media)
@@ -196,6 +197,8 @@ def _sync_meter(media: Media, options: Options):
 
 
 def _lse_meter(media: Media, options: Options, faces):
+    if not options.lse:
+        raise MusevizError("LSE was not asked for")
     from museviz.lse import LseMeter
 
     return LseMeter(media, options.syncnet_checkpoint, options.lse_crop, options.syncnet_download, faces)

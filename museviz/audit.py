@@ -35,7 +35,7 @@ from pathlib import Path
 from museviz.checks import CLIP_CHECK_IDS, DEFAULT_DURATION_TOLERANCE_S, TARGET_FPS
 from museviz.errors import MusevizError
 from museviz.fix import AUTO, Findings, FixOptions, Offset, findings_of, fix_clip
-from museviz.lse import CROP_FACE, KEEP_MIN_LSE_C, measure_lse
+from museviz.lse import CROP_FACE, KEEP_MIN_LSE_C
 from museviz.media import Limits, read_media
 from museviz.mouth import Roi
 from museviz.sync import KEEP_MAX_OFFSET_FRAMES, KEEP_MIN_CONFIDENCE, MAX_LAG_FRAMES
@@ -117,7 +117,7 @@ def audit_clip(relative_path: str, root: str, settings: AuditSettings) -> dict:
 def _audit_row(row: dict, path: Path, settings: AuditSettings) -> dict:
     media = read_media(path, settings.limits)
     video, audio = media.video, media.audio
-    findings = findings_of(media, settings.roi, settings.duration_tolerance_s)
+    findings = findings_of(media, settings.roi, settings.duration_tolerance_s, syncnet=settings.syncnet, lse_crop=settings.lse_crop)
     row.update(
         status="ok",
         fps=round(video.fps, 6),
@@ -156,7 +156,7 @@ def _reasons(findings: Findings, settings: AuditSettings, row: dict) -> list[str
         if sync.drift_ms_per_min is not None:
             reasons.append("sync-drift")
     if settings.syncnet and has_audio:
-        reasons += _lse_reasons(row, media, sync, settings)
+        reasons += _lse_reasons(row, findings, settings)
     return reasons
 
 
@@ -207,14 +207,12 @@ def _fix(row: dict, findings: Findings, reasons: list[str], settings: AuditSetti
     row.update(fixed_path=name, fixed_keep=not again, fixed_reasons=";".join(again), fixed_sync_offset_frames="" if sync is None else sync.offset_frames)
 
 
-def _lse_reasons(row: dict, media, sync, settings: AuditSettings) -> list[str]:
+def _lse_reasons(row: dict, findings: Findings, settings: AuditSettings) -> list[str]:
     """Fill the LSE columns of ``row``; the reasons LatentSync's rule drops the clip for."""
-    try:
-        lse = measure_lse(media, settings.syncnet, settings.lse_crop, download=False)
-    except MusevizError as exc:
-        row["error"] = "; ".join(filter(None, [row["error"], f"LSE: {exc}"]))
+    if findings.lse is None:
+        row["error"] = "; ".join(filter(None, [row["error"], f"LSE: {findings.lse_error}"]))
         return ["lse-unmeasured"]
-    scores = lse.scores
+    scores = findings.lse.scores
     row.update(lse_c=round(scores.lse_c, 3), lse_d=round(scores.lse_d, 3), lse_offset=scores.offset_frames)
     reasons = []
     if scores.lse_c < settings.min_lse_c:

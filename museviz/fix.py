@@ -36,13 +36,13 @@ from pathlib import Path
 import av
 import numpy as np
 
-from museviz.checks import DEFAULT_DURATION_TOLERANCE_S, TARGET_FPS, Check, run_checks, sync_check
+from museviz.checks import DEFAULT_DURATION_TOLERANCE_S, TARGET_FPS, Check, sync_check
 from museviz.errors import MusevizError
+from museviz.lse import CROP_FACE, LseResult
 from museviz.media import Limits, Media, read_media
 from museviz.mouth import Roi
 from museviz.remux import COPYABLE_AUDIO_CODECS, MP4_OPTIONS, AudioTrack, decode_packet, written
-from museviz.rules import Timeline, schedule_all
-from museviz.sync import SyncResult, estimate_sync
+from museviz.sync import SyncResult
 
 VIDEO_CODEC = "libx264"
 VIDEO_OPTIONS = {"crf": "18", "preset": "medium"}  # ffmpeg's -c:v libx264 -crf 18
@@ -154,12 +154,15 @@ class FixOptions:
 @dataclass(frozen=True, eq=False)
 class Findings:
     """A clip as the fix sees it: probed, checked (``checks`` ends with ``sync-offset``), its
-    offset estimated (``sync``, or None with ``sync_error`` saying why)."""
+    offset estimated (``sync``, or None with ``sync_error`` saying why), and LSE when asked
+    for (``lse``, or None with ``lse_error``)."""
 
     media: Media
     checks: list[Check]
     sync: SyncResult | None
     sync_error: str | None
+    lse: LseResult | None = None
+    lse_error: str | None = None
 
     def check(self, check_id: str) -> Check:
         return next(c for c in self.checks if c.id == check_id)
@@ -173,17 +176,21 @@ def measure(path: str | os.PathLike, roi: Roi | None = None, duration_tolerance_
 
 
 def findings_of(media: Media, roi: Roi | None = None, duration_tolerance_s: float = DEFAULT_DURATION_TOLERANCE_S,
-                progress: Progress | None = None) -> Findings:
-    """The checks and the offset estimate of a probed clip."""
-    timeline = Timeline.of_media(media)
-    checks = run_checks(media, timeline, schedule_all(timeline), duration_tolerance_s)
-    sync, error = None, "the clip has no audio"
-    if media.audio.present and media.audio.n_samples_16k:
-        try:
-            sync, error = estimate_sync(media, roi, progress), None
-        except MusevizError as exc:
-            error = str(exc)
-    return Findings(media, [*checks, sync_check(sync, error, media.path)], sync, error)
+                progress: Progress | None = None, syncnet: str | None = None, lse_crop: str = CROP_FACE) -> Findings:
+    """The checks and the offset estimate of a probed clip, and LSE with the ``syncnet``
+    weights given, all in one pass over its pictures (``museviz.analysis.measure_pictures``)."""
+    from museviz.analysis import Options, measure_pictures, probe_clip
+
+    options = Options(duration_tolerance_s=duration_tolerance_s, roi=roi, syncnet_checkpoint=syncnet, syncnet_download=False,
+                      lse_crop=lse_crop, lse=syncnet is not None)
+    checks = probe_clip(media, options).checks
+    if not (media.audio.present and media.audio.n_samples_16k):
+        error = "the clip has no audio"
+        return Findings(media, [*checks, sync_check(None, error, media.path)], None, error)
+    report = progress or (lambda _f, _d: None)
+    measured = measure_pictures(media, options, progress=lambda f: report(f, "Measuring the mouth in each frame"))
+    sync, error = measured.sync, measured.sync_error
+    return Findings(media, [*checks, sync_check(sync, error, media.path)], sync, error, measured.lse, measured.lse_error)
 
 
 # --- the plan ------------------------------------------------------------------------------
