@@ -10,7 +10,9 @@ only what they need, so memory does not grow with the clip.
 from __future__ import annotations
 
 import functools
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from typing import Protocol
 
 import av
@@ -71,3 +73,45 @@ def run_pass(media: Media, consumers: Sequence[FrameConsumer], progress: Callabl
             progress(frame_idx / n_frames)
     for consumer in consumers:
         consumer.finish()
+
+
+class Deferred:
+    """A consumer that can only start once something computed meanwhile is ready (the
+    overlay needs the Whisper features): until ``ready`` resolves, frames wait in a queue of
+    at most ``max_waiting_bytes`` of decoded pictures; a full queue makes the pass wait.
+    ``make(ready.result())`` builds the consumer, which then gets the waiting frames and the
+    rest in order; ``consumer`` is it (None before). Memory: the queue, never the clip.
+    """
+
+    def __init__(self, ready: Future, make: Callable[[object], FrameConsumer], max_waiting_bytes: int = 256 * 2**20):
+        self._ready = ready
+        self._make = make
+        self._limit = max_waiting_bytes
+        self._waiting: deque = deque()
+        self._waiting_bytes = 0
+        self.consumer: FrameConsumer | None = None
+
+    def add(self, frame_idx: int, picture: Picture) -> None:
+        if self.consumer is None:
+            self._waiting.append((frame_idx, picture))
+            self._waiting_bytes += _frame_bytes(picture.frame)
+            if not self._ready.done() and self._waiting_bytes <= self._limit:
+                return
+            self._start()
+        else:
+            self.consumer.add(frame_idx, picture)
+
+    def finish(self) -> None:
+        if self.consumer is None:
+            self._start()
+        self.consumer.finish()
+
+    def _start(self) -> None:
+        self.consumer = self._make(self._ready.result())
+        while self._waiting:
+            self.consumer.add(*self._waiting.popleft())
+        self._waiting_bytes = 0
+
+
+def _frame_bytes(frame: av.VideoFrame) -> int:
+    return sum(plane.buffer_size for plane in frame.planes)
