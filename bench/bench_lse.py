@@ -32,7 +32,8 @@ TARGET_PEAK_MB = 2048
 def checkpoint(folder: Path) -> str:
     import torch
 
-    from museviz.syncnet import SyncNet, cache_path
+    from museviz.syncnet import SyncNet
+    from museviz.weights import cache_path
 
     if Path(cache_path()).is_file():
         return cache_path()

@@ -225,7 +225,8 @@ def _lse_reasons(row: dict, findings: Findings, settings: AuditSettings) -> list
 def find_lse_weights(settings: AuditSettings, download: bool = True) -> tuple[AuditSettings, str | None]:
     """``settings`` with ``syncnet`` set to the SyncNet weights found and checked (None when
     there are none), and why LSE will not be measured (None when it will)."""
-    from museviz.syncnet import find_checkpoint, load_syncnet
+    from museviz.syncnet import load_syncnet
+    from museviz.weights import find_checkpoint
 
     try:
         path = find_checkpoint(settings.syncnet, download)

@@ -92,6 +92,14 @@ def slot_frames(frame_times_s: np.ndarray, end_s: float) -> np.ndarray:
     return np.maximum(np.searchsorted(frame_times_s, slot_s + SLOT_TOLERANCE_S, side="right") - 1, 0)
 
 
+def median_filter(values: np.ndarray, kernel: int) -> np.ndarray:
+    """scipy's ``medfilt(values, kernel)`` for an odd ``kernel``: the median of each window,
+    zeros beyond the ends (without loading scipy.signal, which takes seconds)."""
+    half = kernel // 2
+    padded = np.concatenate([np.zeros(half, values.dtype), values, np.zeros(half, values.dtype)])
+    return np.median(np.lib.stride_tricks.sliding_window_view(padded, kernel), axis=-1).astype(values.dtype)
+
+
 def slot_boxes(boxes_px: np.ndarray, slots: np.ndarray) -> np.ndarray | None:
     """(n_slots, 3) crop centre x, centre y and half-size ``s`` per slot, as syncnet_python
     smooths them: from each slot's face box (gaps interpolated, ends held), median-filtered
@@ -103,10 +111,7 @@ def slot_boxes(boxes_px: np.ndarray, slots: np.ndarray) -> np.ndarray | None:
         return None
     idx = np.arange(len(slots))
     x, y, w, h = (np.interp(idx, idx[found], boxes[found, i]) for i in range(4))
-    raw = np.stack([x + w / 2, y + h / 2, np.maximum(w, h) / 2], axis=1)
-    half = BOX_MEDFILT // 2
-    padded = np.concatenate([np.zeros((half, 3)), raw, np.zeros((half, 3))])
-    return np.median(np.lib.stride_tricks.sliding_window_view(padded, BOX_MEDFILT, axis=0), axis=-1)
+    return np.stack([median_filter(v, BOX_MEDFILT) for v in (x + w / 2, y + h / 2, np.maximum(w, h) / 2)], axis=1)
 
 
 def face_crop(picture: np.ndarray, centre_x: float, centre_y: float, half: float) -> np.ndarray:
@@ -358,13 +363,14 @@ class LseMeter:
     def __init__(self, media: Media, checkpoint: str | os.PathLike | None = None, crop: str = CROP_FACE, download: bool = True, faces=None):
         self._name = os.path.basename(media.path)
         # Imported here: torch takes seconds to load, and the interfaces read this module's settings first.
-        from museviz.syncnet import LseRun, find_checkpoint
+        from museviz.weights import find_checkpoint
 
         if crop not in CROP_MODES:
             raise MusevizError(f"unknown LSE crop {crop!r}: choose {' or '.join(CROP_MODES)}")
         path = find_checkpoint(checkpoint, download)
         if not media.audio.present or len(media.audio_16k) == 0:
             raise MusevizError(f"{self._name} has no audio: SyncNet needs sound")
+        from museviz.syncnet import LseRun  # torch: only once there are weights and sound
         video = media.video
         self._video = video
         self._crop = crop

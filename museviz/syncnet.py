@@ -22,22 +22,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-import socket
-import tempfile
 import threading
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from scipy.signal import medfilt
 from torch import nn
 
-from museviz.config import SYNCNET_ENV, offline
 from museviz.errors import MusevizError
 from museviz.grid import SAMPLE_RATE, SYNCNET_CROP_PX, SYNCNET_FPS
+from museviz.lse import median_filter
+from museviz.weights import CHECKPOINT_NAME
 
 VIDEO_FPS = SYNCNET_FPS  # frames per second SyncNet was trained on
 AUDIO_RATE = SAMPLE_RATE  # Hz
@@ -129,10 +124,6 @@ def _fc_head() -> nn.Sequential:
 
 # --- checkpoint ----------------------------------------------------------------------------
 
-CHECKPOINT_NAME = "syncnet_v2.model"  # the published weights' file name
-DOWNLOAD_URL = "https://www.robots.ox.ac.uk/~vgg/software/lipsync/data/syncnet_v2.model"  # syncnet_python's download_model.sh
-DOWNLOAD_PROBE_TIMEOUT_S = 3.0
-DOWNLOAD_TIMEOUT_S = 120.0
 OPTIONAL_KEY_SUFFIX = ".num_batches_tracked"  # BatchNorm's counter: older torch versions did not save it
 
 
@@ -173,14 +164,14 @@ def load_syncnet(path: str | os.PathLike, device: str | None = None) -> LoadedSy
     with _lock:
         if key not in _loaded:
             model = SyncNet()
-            model.load_state_dict(_checked_state(path, model), strict=False)
+            model.load_state_dict(checked_state(path, model), strict=False)
             # Channels-last 3-D convolutions and pooling run about a third faster on a CPU (same numbers to 1e-6).
             model.netcnnlip.to(memory_format=torch.channels_last_3d)
             _loaded[key] = LoadedSyncNet(model.to(device).eval(), name, _sha256(path), device)
         return _loaded[key]
 
 
-def _checked_state(path: str, model: SyncNet) -> dict[str, torch.Tensor]:
+def checked_state(path: str, model: SyncNet) -> dict[str, torch.Tensor]:
     """The state dict in ``path``, checked key by key and shape by shape against ``model``'s."""
     name = os.path.basename(path)
     expected = f"give {CHECKPOINT_NAME}, a torch.save'd SyncNet state dict"
@@ -213,70 +204,6 @@ def _sha256(path: str) -> str:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def cache_path() -> str:
-    """Where museviz keeps (and downloads) the weights: ``$XDG_CACHE_HOME/museviz/syncnet_v2.model``
-    (``~/.cache/museviz/...`` by default)."""
-    default = os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(os.getenv("XDG_CACHE_HOME") or default, "museviz", CHECKPOINT_NAME)
-
-
-def find_checkpoint(explicit: str | os.PathLike | None = None, download: bool = True) -> str:
-    """The SyncNet weights to use, found in this order:
-
-    1. ``explicit``: a path the user gave (``--syncnet``, ``$MUSEVIZ_SYNCNET_CHECKPOINT``);
-    2. the cache file, ``cache_path()``;
-    3. a download of the published weights into the cache, when ``download`` and the
-       network allow it (never with ``MUSEVIZ_OFFLINE=1``).
-
-    Raises
-    ------
-    MusevizError
-        When none is found: one sentence saying how to enable LSE.
-    """
-    if explicit:
-        return os.fspath(explicit)
-    cached = cache_path()
-    if os.path.isfile(cached):
-        return cached
-    failed = ""
-    if download and _download_possible():
-        try:
-            _download(cached)
-            return cached
-        except OSError as exc:
-            failed = f" (the download failed: {getattr(exc, 'reason', None) or exc})"
-    raise MusevizError(
-        f"no SyncNet weights{failed}; put {CHECKPOINT_NAME} (syncnet_python's published weights) "
-        f"in {os.path.dirname(cached)}, or give its path with --syncnet or {SYNCNET_ENV}"
-    )
-
-
-def _download_possible() -> bool:
-    """A quick reachability probe, so that an offline machine gives up at once."""
-    if offline():
-        return False
-    try:
-        socket.create_connection((urllib.parse.urlparse(DOWNLOAD_URL).hostname, 443), timeout=DOWNLOAD_PROBE_TIMEOUT_S).close()
-    except OSError:
-        return False
-    return True
-
-
-def _download(target: str) -> None:
-    """The published weights into ``target``, under a temporary name until they are complete
-    and checked (an error page never lands in the cache)."""
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    fd, part = tempfile.mkstemp(dir=os.path.dirname(target), prefix=f".{CHECKPOINT_NAME}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(DOWNLOAD_URL, timeout=DOWNLOAD_TIMEOUT_S) as response:
-            shutil.copyfileobj(response, out)
-        _checked_state(part, SyncNet())
-        os.replace(part, target)
-    except BaseException:
-        os.unlink(part)
-        raise
 
 
 # --- scores --------------------------------------------------------------------------------
@@ -407,7 +334,7 @@ def _scores(video: torch.Tensor, audio: torch.Tensor) -> LseScores:
     mean = dist.mean(0)
     lse_d, best = torch.min(mean, 0)
     median = torch.median(mean)
-    framewise = medfilt(median.numpy() - dist[:, best].numpy(), FRAMEWISE_MEDFILT)
+    framewise = median_filter(median.numpy() - dist[:, best].numpy(), FRAMEWISE_MEDFILT)
     return LseScores(
         lse_c=float(median - lse_d),
         lse_d=float(lse_d),

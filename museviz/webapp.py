@@ -147,7 +147,7 @@ def checkpoint_choices() -> list[str]:
 def syncnet_choices() -> list[tuple[str, str]]:
     """The SyncNet weights offered, as (label, path): the server's own (``$MUSEVIZ_SYNCNET_CHECKPOINT``,
     then museviz's cache), never a path a visitor types; ("none on this server", "") without any."""
-    from museviz.syncnet import cache_path
+    from museviz.weights import cache_path
 
     paths = [p for p in (env_syncnet(), cache_path()) if p and os.path.isfile(p)]
     paths = list(dict.fromkeys(paths))

@@ -10,7 +10,7 @@ import python_speech_features
 import torch
 from scipy import signal
 
-from museviz import syncnet
+from museviz import syncnet, weights
 from museviz.errors import MusevizError
 from museviz.synth import face_frame, loudness_envelope
 
@@ -224,13 +224,13 @@ def test_a_file_that_is_not_a_syncnet_checkpoint_is_one_sentence_and_runs_no_cod
 def test_checkpoints_are_found_given_then_cached_and_never_downloaded_offline(tmp_path, monkeypatch, syncnet_checkpoint):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     with pytest.raises(MusevizError) as none:
-        syncnet.find_checkpoint(None)
+        weights.find_checkpoint(None)
     message = str(none.value)
     assert message.startswith("no SyncNet weights; put syncnet_v2.model")
     assert str(tmp_path / "cache" / "museviz") in message and "--syncnet" in message and "MUSEVIZ_SYNCNET_CHECKPOINT" in message
     cached = tmp_path / "cache" / "museviz" / "syncnet_v2.model"
     cached.parent.mkdir(parents=True)
     cached.write_bytes(open(syncnet_checkpoint, "rb").read())
-    assert syncnet.find_checkpoint(None) == str(cached)
-    assert syncnet.find_checkpoint(syncnet_checkpoint) == syncnet_checkpoint
-    assert os.environ["MUSEVIZ_OFFLINE"] == "1" and not syncnet._download_possible()
+    assert weights.find_checkpoint(None) == str(cached)
+    assert weights.find_checkpoint(syncnet_checkpoint) == syncnet_checkpoint
+    assert os.environ["MUSEVIZ_OFFLINE"] == "1" and not weights._download_possible()
