@@ -1,6 +1,6 @@
 """How fast the overlay renders, and how much memory it takes on a long clip.
 
-    python bench/bench_overlay.py [--quick] [--runs 3]
+    python bench/bench_overlay.py [--quick] [--runs 3] [--only a]
 
 (a) overlay render time over a plain PyAV decode-and-re-encode of the same 60 s 640x360
     25 fps clip with the same codec settings (target <= 1.5: the encode is the limit);
@@ -15,7 +15,7 @@
 Input clips are written with ``museviz.synth`` (x264 ``ultrafast`` to save time) into a
 temporary folder. Times are medians of ``--runs``, overlay and baseline interleaved, all
 in one process, so only their ratios mean anything on a shared machine. ``--quick``
-shrinks every clip for a smoke run.
+shrinks every clip for a smoke run; ``--only a`` measures (a) and (a') alone.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small clips: a smoke run, not the figures")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--only", choices=["a"], help="a: only (a) and (a'), the render against the re-encodes")
     parser.add_argument("--child-render", nargs=2, metavar=("CLIP", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_render:
@@ -61,6 +62,8 @@ def main() -> None:
     sizes = QUICK if args.quick else FULL
     with tempfile.TemporaryDirectory(prefix="museviz-bench-overlay-") as tmp:
         work = Path(tmp)
+        if args.only == "a":
+            sizes = {"speed": sizes["speed"]}
         clips = {name: write_input(work / f"{name}.mp4", *spec, face=name != "moving") for name, spec in sizes.items()}
         rows = []
 
@@ -76,6 +79,8 @@ def main() -> None:
         ratio_pad = median(overlay_s) / median(padded_s)
         size_text = f"padded to {overlay_size[0]}x{overlay_size[1]}"
         rows.append(("(a') overlay / re-encode padded to its size", size_text, f"{median(overlay_s):.2f} s / {median(padded_s):.2f} s", f"{ratio_pad:.2f}", "(context)", None))
+        if args.only == "a":
+            return _print_rows(rows, args)
 
         moving = analyze(clips["moving"], Options())
         overlay_s, plain_s = [], []
@@ -97,7 +102,10 @@ def main() -> None:
             peak = peak_rss_mb(clips[name], work / f"{name}-overlay.mp4")
             measured = f"analyse alone peaks at {peak['peak-analyse']:.0f} MB"
             rows.append((label, _clip_text(sizes[name]), measured, f"{peak['peak-render']:.0f} MB", f"< {TARGET_PEAK_MB:.0f} MB", peak["peak-render"] < TARGET_PEAK_MB))
+    _print_rows(rows, args)
 
+
+def _print_rows(rows: list[tuple], args: argparse.Namespace) -> None:
     print(f"\nmuseviz overlay benchmark{' (--quick: small clips, not the figures)' if args.quick else ''}; medians of {args.runs} runs, encoder {VIDEO_CODEC} {VIDEO_OPTIONS}")
     header = ("figure", "clip", "measured", "value", "target", "")
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(5)]
