@@ -5,10 +5,13 @@ whisper50) are colour-mapped lanes that scroll past a fixed playhead at the fram
 time; under each lane, one bracket per selected rule marks the window that rule pairs with
 this frame, in the rule's palette colour; a table below gives the numbers.
 
-Rendering streams: one demux pass over the source decodes a frame, draws its strip, encodes
-it and muxes it, while the audio packets are copied (or re-encoded when shifted) on the
-way. Nothing grows with the clip but the lane images, which hold one column per feature.
-The picture is copied in YUV, untouched; only the strip is converted from RGB.
+Rendering is a consumer of decoded frames: ``OverlayWriter`` takes the source frames, in
+display order, from whatever loop decodes the clip (``add``), and draws, encodes and muxes
+them in a thread of its own while that loop goes on; it reads the source's audio packets
+itself, in step with the video, and copies them (or re-encodes them when shifted).
+``render_overlay`` is the loop for a caller that wants the overlay alone. Nothing grows
+with the clip but the lane images, which hold one column per feature. The picture is
+copied in YUV, untouched; only the strip is converted from RGB.
 
 Geometry is in pixels at ``UNIT_WIDTH``, scaled with the output width (``unit``).
 """
@@ -18,8 +21,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -31,7 +35,7 @@ import numpy as np
 from museviz.analysis import Analysis
 from museviz.errors import MusevizError
 from museviz.grid import SOURCE_FALLBACK
-from museviz.media import plane_array, upright
+from museviz.media import VideoInfo, plane_array, upright
 from museviz.palette import LEVEL_COLORS, rule_rgb
 from museviz.remux import MP4_OPTIONS, AudioTrack, decode_packet
 from museviz.rules import MEL80, STREAM_RATES, WHISPER50, Schedule
@@ -63,7 +67,8 @@ FONT_SCALE = 0.4
 SMALL_FONT_SCALE = 0.34
 HATCH_PERIOD = 6  # px: diagonal stripes where there is no audio
 MAX_TEXT_PATCHES = 2048  # rendered labels kept for reuse
-STRIPS_AHEAD = 4  # strips drawn ahead of the encoder
+FRAMES_QUEUED = 4  # decoded frames waiting for the writer's thread: all the frames it holds
+AUDIO_AHEAD_S = 0.5  # audio is muxed up to this far past the video frame just written
 
 STRIP_RGB = (246, 246, 246)
 TEXT_RGB = (30, 30, 30)
@@ -93,30 +98,18 @@ def render_overlay(
 ) -> Path:
     """Write the overlay video of an analysed clip to ``out_path`` (an mp4).
 
-    Each output frame is the source frame (upscaled when narrower than
-    ``MIN_OUTPUT_WIDTH``, padded to even sizes) above the strip; frames keep the source's
-    presentation timestamps and time base, so the count and every time are the source's.
-    The source audio is copied packet for packet when ``shift_ms`` is 0 and its codec fits
-    mp4; otherwise it is decoded and re-encoded as AAC at its own rate and channel layout.
-    One pass, a frame at a time (memory does not grow with the clip); the strips are drawn
-    in one worker thread while the main thread decodes and encodes.
+    Decodes the source once and hands every frame to an ``OverlayWriter`` (see there for
+    what the output holds); a loop that decodes the clip for other reasons too can feed
+    the writer itself instead.
 
     Parameters
     ----------
     analysis : Analysis
         From ``museviz.analysis.analyze``; its file is read again for the pictures.
     out_path : str or os.PathLike
-        The mp4 to write (H.264 yuv420p + AAC); removed again if rendering fails.
-    rules : sequence of str
-        Rules (names in ``museviz.rules.RULES``, scheduled in ``analysis.schedules``) whose
-        windows are bracketed.
-    shift_ms : float
-        Re-time the audio: > 0 delays it (sound later), < 0 advances it. Samples are padded
-        and dropped so the audio keeps its duration, and the lanes show the shifted audio's
-        features (the clip's features moved, not recomputed) under the same rule windows:
-        what the clip would look like re-timed.
-    layer : int
-        Which layer of ``analysis.whisper.features`` (W, layers, dim) the whisper50 lane shows.
+        The mp4 to write (H.264 yuv420p + AAC); nothing is left there if rendering fails.
+    rules, shift_ms, layer
+        As for ``OverlayWriter``.
     progress : callable (fraction, message), optional
 
     Returns
@@ -129,23 +122,189 @@ def render_overlay(
     MusevizError
         For an unknown rule or layer, or a source or destination that cannot be used.
     """
-    out_path = Path(out_path)
     report = progress or (lambda _f, _d: None)
-    rules = [rules] if isinstance(rules, str) else list(rules)
-    _check_rules(rules, analysis)
-    _check_layer(analysis, layer)
-    if out_path.exists() and out_path.samefile(analysis.media.path):
-        raise MusevizError(f"{out_path.name} is the video being read: write the overlay to another file")
-    geometry = _geometry(*analysis.media.video.display_size, len(rules))
     report(0.0, "Colour-mapping the feature lanes")
-    strip = _Strip(analysis, rules, geometry, shift_ms / 1000, layer)
-    try:
-        _render(analysis, strip, geometry, out_path, shift_ms / 1000, report)
-    except BaseException:
-        out_path.unlink(missing_ok=True)
-        raise
+    n_frames = analysis.media.video.n_frames
+    every = max(1, n_frames // 100)
+    with OverlayWriter(analysis, out_path, rules=rules, shift_ms=shift_ms, layer=layer) as writer:
+        for done, (frame_idx, frame) in enumerate(_source_frames(analysis), start=1):
+            writer.add(frame_idx, frame)
+            if done % every == 0:
+                report(done / n_frames, f"Rendering frame {done} of {n_frames}")
     report(1.0, "Done")
-    return out_path
+    return Path(out_path)
+
+
+class OverlayWriter:
+    """The overlay video of an analysed clip, written from decoded source frames.
+
+    Each output frame is the source frame (upscaled when narrower than
+    ``MIN_OUTPUT_WIDTH``, padded to even sizes) above the strip; it keeps the source
+    frame's presentation timestamp and time base, so a writer fed every frame writes the
+    source's frame count and every frame time. The source audio is copied packet for
+    packet when ``shift_ms`` is 0 and its codec fits mp4; otherwise it is decoded and
+    re-encoded as AAC at its own rate and channel layout. The writer reads the audio from
+    the source file itself, in step with the frames it is given.
+
+    The caller decodes: ``add(frame_idx, frame)`` for each frame in display order (as
+    decoded, not yet turned upright), then ``finish()``, or use the writer as a context
+    manager. Frames are drawn on, encoded and muxed in the writer's own thread (the
+    encoder releases the GIL), so ``add`` returns at once unless ``FRAMES_QUEUED`` frames
+    are still waiting: memory holds those frames, not the clip. The file appears at
+    ``out_path`` when ``finish`` succeeds; ``close`` (or an exception in the ``with``
+    block) discards it.
+
+    Parameters
+    ----------
+    analysis : Analysis
+        From ``museviz.analysis.analyze``.
+    out_path : str or os.PathLike
+        The mp4 to write (H.264 yuv420p + AAC).
+    rules : sequence of str
+        Rules (names in ``museviz.rules.RULES``, scheduled in ``analysis.schedules``) whose
+        windows are bracketed.
+    shift_ms : float
+        Re-time the audio: > 0 delays it (sound later), < 0 advances it. Samples are padded
+        and dropped so the audio keeps its duration, and the lanes show the shifted audio's
+        features (the clip's features moved, not recomputed) under the same rule windows:
+        what the clip would look like re-timed.
+    layer : int
+        Which layer of ``analysis.whisper.features`` (W, layers, dim) the whisper50 lane shows.
+
+    Raises
+    ------
+    MusevizError
+        For an unknown rule or layer, or a source or destination that cannot be used.
+    """
+
+    def __init__(
+        self,
+        analysis: Analysis,
+        out_path: str | os.PathLike,
+        *,
+        rules: Sequence[str] = DEFAULT_OVERLAY_RULES,
+        shift_ms: float = 0.0,
+        layer: int = -1,
+    ):
+        out_path = Path(out_path)
+        rules = [rules] if isinstance(rules, str) else list(rules)
+        _check_rules(rules, analysis)
+        _check_layer(analysis, layer)
+        if out_path.exists() and out_path.samefile(analysis.media.path):
+            raise MusevizError(f"{out_path.name} is the video being read: write the overlay to another file")
+        self.video = analysis.media.video
+        self.geometry = _geometry(*self.video.display_size, len(rules))
+        self.strip = _Strip(analysis, rules, self.geometry, shift_ms / 1000, layer)
+        self.out_path = out_path
+        self._part = out_path.with_name(f".{out_path.name}.part")
+        try:
+            self._output = av.open(str(self._part), "w", format="mp4", options=MP4_OPTIONS)
+        except (av.FFmpegError, OSError) as exc:
+            raise MusevizError(f"cannot write {out_path}: {getattr(exc, 'strerror', None) or exc}") from None
+        try:
+            self._stream = _add_video_stream(self._output, self.video, self.geometry)
+            self._audio = _SourceAudio.open(analysis.media.path, self._output, shift_ms / 1000)
+        except BaseException:
+            self._discard()
+            raise
+        self._queue: queue.Queue = queue.Queue(maxsize=FRAMES_QUEUED)
+        self._error: BaseException | None = None
+        self._state = "open"
+        self._thread = threading.Thread(target=self._work, name="museviz-overlay", daemon=True)
+        self._thread.start()
+
+    def add(self, frame_idx: int, frame: av.VideoFrame) -> None:
+        """Queue source frame ``frame_idx`` (an index into ``frame_times_s``) for the overlay."""
+        if self._state != "open":
+            raise RuntimeError(f"this OverlayWriter is {self._state}")
+        if not 0 <= frame_idx < self.video.n_frames:
+            raise ValueError(f"frame {frame_idx} does not exist: the clip has frames 0 to {self.video.n_frames - 1}")
+        self._raise_error()
+        self._queue.put((frame_idx, frame))
+
+    def finish(self) -> Path:
+        """Encode what is queued, add the rest of the audio and write the file; returns its path."""
+        if self._state != "open":
+            raise RuntimeError(f"this OverlayWriter is {self._state}")
+        self._state = "finishing"
+        try:
+            self._queue.put(None)
+            self._thread.join()
+            self._raise_error()
+            self._output.close()
+            if self._audio is not None:
+                self._audio.close()
+            os.replace(self._part, self.out_path)
+        except OSError as exc:
+            self._discard()
+            raise MusevizError(f"cannot write {self.out_path}: {exc.strerror or exc}") from None
+        except BaseException:
+            self._discard()
+            raise
+        self._state = "finished"
+        return self.out_path
+
+    def close(self) -> None:
+        """Stop and discard the file, unless ``finish`` wrote it."""
+        if self._state in ("finished", "closed"):
+            return
+        if self._thread.is_alive():
+            self._error = self._error or _Stopped()
+            self._queue.put(None)
+            self._thread.join()
+        self._discard()
+
+    def __enter__(self) -> OverlayWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.finish()
+        else:
+            self.close()
+
+    def _work(self) -> None:
+        """The writer's thread: draw, compose, encode and mux each queued frame, then flush.
+        After an error it only empties the queue, so ``add`` never blocks on it."""
+        while (item := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._write(*item)
+                except BaseException as exc:
+                    self._error = exc
+        if self._error is None:
+            try:
+                self._output.mux(self._stream.encode())
+                if self._audio is not None:
+                    self._audio.finish()
+            except BaseException as exc:
+                self._error = exc
+
+    def _write(self, frame_idx: int, frame: av.VideoFrame) -> None:
+        out = _compose(_upright(frame, self.video.rotation), self.strip.draw_i420(frame_idx), self.geometry)
+        out.pts = int(self.video.frame_pts[frame_idx])
+        out.time_base = self._stream.time_base
+        self._output.mux(self._stream.encode(out))
+        if self._audio is not None:
+            self._audio.until(float(out.pts * out.time_base) + AUDIO_AHEAD_S)
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _discard(self) -> None:
+        self._state = "closed"
+        for container in (getattr(self, "_output", None), getattr(getattr(self, "_audio", None), "container", None)):
+            if container is not None:
+                try:
+                    container.close()
+                except (av.FFmpegError, OSError):
+                    pass
+        self._part.unlink(missing_ok=True)
+
+
+class _Stopped(Exception):
+    """The writer was closed before it finished."""
 
 
 class FrameView:
@@ -265,8 +424,8 @@ class _Track:
 class _Strip:
     """Draws the strip under one frame; everything that does not move is prepared here.
 
-    ``draw`` runs in a worker thread while the main thread encodes; it only reads the
-    prepared state, apart from the cache of rendered text.
+    ``draw`` runs in the writer's thread; it only reads the prepared state, apart from the
+    cache of rendered text.
     """
 
     def __init__(self, analysis: Analysis, rules: Sequence[str], geometry: _Geometry, shift_s: float, layer: int):
@@ -597,86 +756,77 @@ def _rows_to_height(values: np.ndarray, height: int) -> np.ndarray:
 # --- Encoding -------------------------------------------------------------------------
 
 
-def _render(analysis: Analysis, strip: _Strip, g: _Geometry, out_path: Path, shift_s: float, report: Progress) -> None:
-    """One pass over the source: decode, draw, encode and mux, a frame at a time."""
+def _source_frames(analysis: Analysis) -> Iterator[tuple[int, av.VideoFrame]]:
+    """The source's frames in display order with their index in ``frame_times_s``; frames
+    the decoder cannot place there (a damaged stream) are skipped."""
     media = analysis.media
     pts_to_idx = {int(p): i for i, p in enumerate(media.video.frame_pts)}
-    n_frames = media.video.n_frames
-    every = max(1, n_frames // 100)
     try:
         source = av.open(media.path)
     except (av.FFmpegError, OSError) as exc:
         raise MusevizError(f"{os.path.basename(media.path)} cannot be read again for the overlay ({exc})") from None
-    try:
-        output = av.open(str(out_path), "w", format="mp4", options=MP4_OPTIONS)
-    except (av.FFmpegError, OSError) as exc:
-        source.close()
-        raise MusevizError(f"cannot write {out_path}: {getattr(exc, 'strerror', None) or exc}") from None
-    with source, output:
-        in_video = source.streams.video[0]
-        in_video.thread_type = "AUTO"
-        in_audio = source.streams.audio[0] if source.streams.audio else None
-        out_video = _add_video_stream(output, in_video, g)
-        audio = AudioTrack(output, in_audio, shift_s) if in_audio is not None else None
+    with source:
+        stream = source.streams.video[0]
+        stream.thread_type = "AUTO"
         done = 0
-        with _StripsAhead(strip) as strips:
-            for packet in source.demux([in_video] + ([in_audio] if in_audio else [])):
-                if packet.stream.type == "audio":
-                    audio.feed(packet)
-                    continue
-                for frame in decode_packet(packet):
-                    frame_idx = pts_to_idx.get(frame.pts, done if frame.pts is None else None)
-                    if frame_idx is None:
-                        continue
-                    out_frame = _compose(_upright(frame, media.video.rotation), strips.get(frame_idx), g)
-                    out_frame.pts = int(media.video.frame_pts[frame_idx])
-                    out_frame.time_base = in_video.time_base
-                    output.mux(out_video.encode(out_frame))
+        for packet in source.demux(stream):
+            for frame in decode_packet(packet):
+                frame_idx = pts_to_idx.get(frame.pts, done if frame.pts is None else None)
+                if frame_idx is not None:
                     done += 1
-                    if done % every == 0:
-                        report(done / n_frames, f"Rendering frame {done} of {n_frames}")
-        output.mux(out_video.encode())
-        if audio is not None:
-            audio.finish()
+                    yield frame_idx, frame
 
 
-class _StripsAhead:
-    """Draws the strips of the next ``STRIPS_AHEAD`` frames in a worker thread.
+@dataclass(eq=False)
+class _SourceAudio:
+    """The source's audio packets into the output, read from the source file in step with
+    the video written (``until``), so the mp4 interleaves them."""
 
-    The encoder releases the GIL, so drawing overlaps encoding; frames arrive in display
-    order, so the strips wanted next are known.
-    """
+    container: av.container.InputContainer
+    track: AudioTrack
+    packets: Iterator
+    time_base: Fraction
+    waiting: av.Packet | None = None
 
-    def __init__(self, strip: _Strip):
-        self.strip = strip
-        self.n_frames = len(strip.times_s)
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="museviz-strip")
-        self.pending: dict[int, Future] = {}
+    @classmethod
+    def open(cls, path: str, output, shift_s: float) -> _SourceAudio | None:
+        """None when the source has no audio."""
+        try:
+            container = av.open(path)
+        except (av.FFmpegError, OSError) as exc:
+            raise MusevizError(f"{os.path.basename(path)} cannot be read again for the overlay ({exc})") from None
+        if not container.streams.audio:
+            container.close()
+            return None
+        stream = container.streams.audio[0]
+        return cls(container, AudioTrack(output, stream, shift_s), container.demux(stream), stream.time_base)
 
-    def get(self, frame_idx: int) -> np.ndarray:
-        for stale in [i for i in self.pending if i < frame_idx]:
-            self.pending.pop(stale).cancel()
-        for i in range(frame_idx, min(frame_idx + STRIPS_AHEAD, self.n_frames)):
-            if i not in self.pending:
-                self.pending[i] = self.pool.submit(self.strip.draw_i420, i)
-        return self.pending.pop(frame_idx).result()
+    def until(self, t_s: float) -> None:
+        """Mux the packets that start at or before ``t_s`` (container time, s)."""
+        while True:
+            packet = self.waiting or next(self.packets, None)
+            if packet is None:
+                return
+            if packet.pts is not None and packet.pts * self.time_base > t_s:
+                self.waiting = packet
+                return
+            self.waiting = None
+            self.track.feed(packet)
 
-    def __enter__(self) -> _StripsAhead:
-        return self
+    def finish(self) -> None:
+        self.until(math.inf)
+        self.track.finish()
 
-    def __exit__(self, *exc) -> None:
-        for future in self.pending.values():
-            future.cancel()
-        self.pool.shutdown(wait=True)
+    def close(self) -> None:
+        self.container.close()
 
 
-def _add_video_stream(output, in_video, g: _Geometry):
+def _add_video_stream(output, video: VideoInfo, g: _Geometry):
     """libx264 in the source's time base, so every pts is kept as it is."""
-    rate = in_video.average_rate or in_video.guessed_rate or Fraction(25)
-    stream = output.add_stream(VIDEO_CODEC, rate=rate, options=dict(VIDEO_OPTIONS))
+    stream = output.add_stream(VIDEO_CODEC, rate=video.fps_fraction or Fraction(25), options=dict(VIDEO_OPTIONS))
     stream.width, stream.height, stream.pix_fmt = g.width, g.height, VIDEO_PIX_FMT
-    stream.time_base = in_video.time_base
-    stream.codec_context.time_base = in_video.time_base
+    stream.time_base = video.time_base
+    stream.codec_context.time_base = video.time_base
     stream.codec_context.thread_type = "AUTO"
     return stream
 
