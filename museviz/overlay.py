@@ -19,6 +19,7 @@ Geometry is in pixels at ``UNIT_WIDTH``, scaled with the output width (``unit``)
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 import queue
@@ -66,6 +67,8 @@ FONT = cv2.FONT_HERSHEY_SIMPLEX
 FONT_SCALE = 0.4
 SMALL_FONT_SCALE = 0.34
 HATCH_PERIOD = 6  # px: diagonal stripes where there is no audio
+MACROBLOCK = 16  # px: H.264 codes blocks this big; the playhead stays inside one column of them
+SCROLL_TILE_WIDTHS = 4  # the ruler and the lanes are drawn this many output widths at a time
 MAX_TEXT_PATCHES = 2048  # rendered labels kept for reuse
 FRAMES_QUEUED = 4  # decoded frames waiting for the writer's thread: all the frames it holds
 AUDIO_AHEAD_S = 0.5  # audio is muxed up to this far past the video frame just written
@@ -281,7 +284,7 @@ class OverlayWriter:
                 self._error = exc
 
     def _write(self, frame_idx: int, frame: av.VideoFrame) -> None:
-        out = _compose(_upright(frame, self.video.rotation), self.strip.draw_i420(frame_idx), self.geometry)
+        out = _compose(_upright(frame, self.video.rotation), self.strip, frame_idx)
         out.pts = int(self.video.frame_pts[frame_idx])
         out.time_base = self._stream.time_base
         self._output.mux(self._stream.encode(out))
@@ -365,6 +368,10 @@ class _Geometry:
         """A size given at unit 1, at this output's scale."""
         return max(1, round(unit_px * self.unit))
 
+    def even_px(self, unit_px: float) -> int:
+        """``px``, rounded up to even: the height of a part of the strip, on the chroma grid."""
+        return _even(self.px(unit_px))
+
 
 def _geometry(src_w: int, src_h: int, n_rules: int) -> _Geometry:
     """Upscale narrow sources (within ``MAX_UPSCALED_HEIGHT``), pad to even, size the strip."""
@@ -373,9 +380,9 @@ def _geometry(src_w: int, src_h: int, n_rules: int) -> _Geometry:
     width = _even(max(picture_w, MIN_OUTPUT_WIDTH))
     unit = min(width / UNIT_WIDTH, MAX_UNIT)
     geometry = _Geometry(picture_w, picture_h, (width - picture_w) // 4 * 2, width, _even(picture_h), 0, unit)  # x even: chroma is half size
-    px = geometry.px
+    px = geometry.even_px
     strip_h = px(HEADER_H) + px(RULER_H) + 2 * px(LANE_H) + n_rules * (px(BRACKET_ROW_H) + px(TABLE_ROW_H)) + px(TABLE_TOP_PAD) + px(MARGIN)
-    return dataclasses.replace(geometry, strip_h=_even(strip_h))
+    return dataclasses.replace(geometry, strip_h=strip_h)
 
 
 def _even(n: float) -> int:
@@ -410,8 +417,10 @@ class _Track:
     name: str
     schedule: Schedule
     rgb: tuple[int, int, int]
+    yuv: tuple[int, int, int]
     chunk_of_frame: np.ndarray
     centre_s: np.ndarray
+    windows_s: list[tuple[float, float, float, float]]  # per chunk: window start, end; the part over the audio
     notes: list[str]
 
     @property
@@ -421,11 +430,30 @@ class _Track:
         return self.name if s.grid == s.stream else f"{self.name} ({s.grid})"
 
 
-class _Strip:
-    """Draws the strip under one frame; everything that does not move is prepared here.
+@dataclass(frozen=True, eq=False)
+class _Patch:
+    """A piece of the strip ready to paste into I420 planes: ``y`` (h, w) and, when it has
+    colour, ``u`` and ``v`` (h / 2, w / 2); a grey patch (None) leaves the chroma as it is.
+    ``baseline``: the row of a text's baseline."""
 
-    ``draw`` runs in the writer's thread; it only reads the prepared state, apart from the
-    cache of rendered text.
+    y: np.ndarray
+    u: np.ndarray | None
+    v: np.ndarray | None
+    baseline: int = 0
+
+
+Planes = tuple[np.ndarray, np.ndarray, np.ndarray]  # Y (h, w), U and V (h / 2, w / 2) of the strip
+
+
+class _Strip:
+    """Paints the strip under one frame into I420 planes; everything that does not move is
+    prepared here, in I420 too, so a frame costs copies and a few glyphs.
+
+    The background and the scrolling parts (ruler and lanes) are drawn in RGB once and
+    converted; per frame, text that is grey touches only the luma plane, and coloured
+    marks are placed on the 2 x 2 chroma grid. ``paint`` runs in the writer's thread and
+    ``draw`` in the app's: both only read the prepared state, apart from the caches of
+    rendered text and of the scrolling parts.
     """
 
     def __init__(self, analysis: Analysis, rules: Sequence[str], geometry: _Geometry, shift_s: float, layer: int):
@@ -433,167 +461,206 @@ class _Strip:
         self.times_s = analysis.timeline.frame_times_s
         self.shift_s = shift_s
         self.px_per_s = LANE_PX_PER_S * g.unit
-        self.playhead_x = g.width // 2
-        self.column_offsets_s = (np.arange(g.width) - self.playhead_x) / self.px_per_s
         self.font_scale, self.small_scale = FONT_SCALE * g.unit, SMALL_FONT_SCALE * g.unit
         self.thickness = max(1, round(g.unit))
-        self.margin, self.row_h, self.table_row_h, self.lane_h = g.px(MARGIN), g.px(BRACKET_ROW_H), g.px(TABLE_ROW_H), g.px(LANE_H)
+        # Near the middle, inside one column of macroblocks: the lanes scroll behind the
+        # playhead, and the blocks it cuts are coded in full on every frame.
+        self.playhead_x = g.width // 2 // MACROBLOCK * MACROBLOCK + (MACROBLOCK - 3 * self.thickness) // 2 + self.thickness
+        self.margin, self.row_h, self.table_row_h, self.lane_h = g.px(MARGIN), g.even_px(BRACKET_ROW_H), g.even_px(TABLE_ROW_H), g.even_px(LANE_H)
         self.fps_text = _fps_text(analysis)
         self.fps = analysis.timeline.fps
         self.shift_text = f"audio shifted {shift_s * 1000:+.0f} ms ({'later' if shift_s > 0 else 'earlier'})" if shift_s else ""
         self.tracks = [_track(name, analysis.schedules[name], len(self.times_s)) for name in rules]
+        self.windows_px = {t.name: (np.asarray(t.windows_s).reshape(-1, 4) * self.px_per_s).tolist() for t in self.tracks}
         self.lanes = [
             _Lane(MEL80, "mel80  80 Hz", _lane_image(analysis.mel80, self.lane_h, MEL80, robust=True)),
             _whisper_lane(analysis, layer, self.lane_h),
         ]
         self.layout = self._layout()
         self.table_columns = self._table_columns()
-        self.patches: dict[tuple, np.ndarray] = {}
+        self.patches: dict[tuple, _Patch] = {}
         self.lane_labels = {lane.stream: self._patch(lane.label, LABEL_TEXT_RGB, LABEL_BOX_RGB, small=True, pad=g.px(3)) for lane in self.lanes}
-        self.background = self._background()
+        self.background = _i420(self._background())
+        self.text_y = _yuv(TEXT_RGB)[0]
+        self.edge_y, self.playhead_y = _yuv(PLAYHEAD_EDGE_RGB)[0], _yuv(PLAYHEAD_RGB)[0]
+        self.tile: tuple[int, dict[str, Planes]] | None = None  # (first x, each scrolling part)
 
     def _layout(self) -> dict[str, int]:
-        """Top y of each part of the strip, in strip px."""
+        """Top y of each part of the strip, in strip px: even, for the chroma grid."""
         g = self.g
-        y = g.px(HEADER_H)
-        layout = {"ruler": y, "ruler-base": y + g.px(RULER_H) - g.px(7)}
-        y += g.px(RULER_H)
+        y = g.even_px(HEADER_H)
+        layout = {"ruler": y, "ruler-base": y + g.even_px(RULER_H) - g.px(7)}
+        y += g.even_px(RULER_H)
         for lane in self.lanes:
             layout[lane.stream] = y
             y += self.lane_h
             layout[lane.stream + "-rows"] = y
             y += self.row_h * sum(t.schedule.stream == lane.stream for t in self.tracks)
         layout["lanes-end"] = y
-        layout["table"] = y + g.px(TABLE_TOP_PAD)
+        layout["table"] = y + g.even_px(TABLE_TOP_PAD)
         return layout
 
     def _background(self) -> np.ndarray:
-        """The parts that never move: background, rule names, table swatches, the ruler's line."""
+        """The parts that never move, in RGB: background, rule names, table swatches, the shift."""
         g = self.g
         strip = np.empty((g.strip_h, g.width, 3), np.uint8)
         strip[:] = STRIP_RGB
-        strip[self.layout["ruler-base"]] = MUTED_RGB
         for lane in self.lanes:
             for row, track in enumerate(self._rows(lane)):
                 top = self.layout[lane.stream + "-rows"] + row * self.row_h
-                self._put(strip, track.label, (self.margin, top + g.px(9)), track.rgb, small=True)
+                self._text_rgb(strip, track.label, (self.margin, top + g.px(9)), track.rgb, small=True)
         for row, track in enumerate(self.tracks):
             top = self.layout["table"] + row * self.table_row_h
             swatch = g.px(10)
             cv2.rectangle(strip, (self.margin, top + g.px(3)), (self.margin + swatch, top + g.px(3) + swatch), track.rgb, -1)
-            self._put(strip, track.label, (self.margin + g.px(16), top + g.px(12)), TEXT_RGB)
+            self._text_rgb(strip, track.label, (self.margin + g.px(16), top + g.px(12)), TEXT_RGB)
+        if self.shift_text:
+            x = g.width - self._text_size(self.shift_text)[0] - self.margin
+            self._text_rgb(strip, self.shift_text, (x, g.px(15)), MISSING_RGB)
         return strip
 
     def _rows(self, lane: _Lane) -> list[_Track]:
         """The tracks bracketed under ``lane``, top to bottom."""
         return [t for t in self.tracks if t.schedule.stream == lane.stream]
 
-    def draw_i420(self, frame_idx: int) -> np.ndarray:
-        """The strip under frame ``frame_idx`` as flat I420 (Y, then U, then V), ready to stack."""
-        return cv2.cvtColor(self.draw(frame_idx), cv2.COLOR_RGB2YUV_I420).ravel()
-
     def draw(self, frame_idx: int) -> np.ndarray:
-        """The strip under frame ``frame_idx``: (strip_h, width, 3) uint8 RGB."""
+        """The strip under frame ``frame_idx``: (strip_h, width, 3) uint8 RGB, as the video shows it."""
+        g = self.g
+        buffer = np.empty((g.strip_h * 3 // 2, g.width), np.uint8)
+        self.paint(frame_idx, _i420_planes(buffer.ravel(), g.width, g.strip_h))
+        return cv2.cvtColor(buffer, cv2.COLOR_YUV2RGB_I420)
+
+    def paint(self, frame_idx: int, planes: Planes) -> None:
+        """Paint the strip under frame ``frame_idx`` into ``planes`` (views of the output frame)."""
         t_s = float(self.times_s[frame_idx])
-        strip = self.background.copy()
-        self._header(strip, frame_idx, t_s)
-        self._ruler(strip, t_s)
+        for plane, background in zip(planes, self.background):
+            plane[:] = background
+        self._header(planes[0], frame_idx, t_s)
+        self._scrolling(planes, t_s)
         for lane in self.lanes:
-            self._lane(strip, lane, t_s)
+            _paste(planes, self.lane_labels[lane.stream], 0, self.layout[lane.stream])
             for row, track in enumerate(self._rows(lane)):
-                self._bracket(strip, track, frame_idx, t_s, self.layout[lane.stream + "-rows"] + row * self.row_h)
-        self._playhead(strip)
+                self._bracket(planes, track, frame_idx, t_s, self.layout[lane.stream + "-rows"] + row * self.row_h)
+        self._playhead(planes)
         for row, track in enumerate(self.tracks):
-            self._table_row(strip, track, frame_idx, t_s, self.layout["table"] + row * self.table_row_h)
-        return strip
+            self._table_row(planes, track, frame_idx, t_s, self.layout["table"] + row * self.table_row_h)
 
     def x_of(self, t_s, now_s: float):
-        """Strip x of audio time ``t_s`` (float or array) when the playhead is at ``now_s``."""
-        return self.playhead_x + (t_s - now_s) * self.px_per_s
+        """Strip x of audio time ``t_s`` (float or array) when the playhead is at ``now_s``.
 
-    def _header(self, strip: np.ndarray, frame_idx: int, t_s: float) -> None:
-        g = self.g
+        Audio time ``t`` has the place ``t * px_per_s`` on one long axis, of which a strip
+        shows ``width`` pixels from ``_first_x(now_s)``: an even number, so that the strips
+        of successive frames are exact shifts of one another on the chroma grid too, and
+        the encoder finds them so.
+        """
+        return t_s * self.px_per_s - self._first_x(now_s)
+
+    def _first_x(self, now_s: float) -> int:
+        """The place, on the long axis, of strip column 0 when the playhead is at ``now_s``."""
+        return 2 * round((now_s * self.px_per_s - self.playhead_x) / 2)
+
+    def _header(self, luma: np.ndarray, frame_idx: int, t_s: float) -> None:
         text = f"frame {frame_idx} / {len(self.times_s)}    t = {t_s:.3f} s    {self.fps_text}"
-        self._put(strip, text, (self.margin, g.px(15)), TEXT_RGB, cache=False)
-        if self.shift_text:
-            x = g.width - self._text_size(self.shift_text)[0] - self.margin
-            self._put(strip, self.shift_text, (x, g.px(15)), MISSING_RGB)
+        cv2.putText(luma, text, (self.margin, self.g.px(15)), FONT, self.font_scale, self.text_y, self.thickness, cv2.LINE_AA)
 
-    def _ruler(self, strip: np.ndarray, t_s: float) -> None:
+    def _scrolling(self, planes: Planes, t_s: float) -> None:
+        """The ruler and the lanes around ``t_s``: cut from images of them along the long
+        axis, drawn ``SCROLL_TILE_WIDTHS`` strip widths at a time (a tile)."""
+        g = self.g
+        first_x = self._first_x(t_s)
+        tile = self.tile
+        if tile is None or not tile[0] <= first_x <= tile[0] + (SCROLL_TILE_WIDTHS - 1) * g.width:
+            start = first_x - g.width // 4 * 2  # some room behind too: FrameView's slider goes both ways
+            tile = start, {part: _i420(image) for part, image in self._tile(start, SCROLL_TILE_WIDTHS * g.width).items()}
+            self.tile = tile  # one assignment: threads drawing at once each see a whole tile
+        x = first_x - tile[0]
+        for part, part_planes in tile[1].items():
+            top = self.layout[part]
+            for shift, plane, image in zip((0, 1, 1), planes, part_planes):
+                plane[top >> shift : (top >> shift) + image.shape[0], :] = image[:, x >> shift : (x >> shift) + plane.shape[1]]
+
+    def _tile(self, first_x: int, n: int) -> dict[str, np.ndarray]:
+        """The scrolling parts of the strip, in RGB, at places ``first_x`` to ``first_x + n`` of the long axis."""
+        return {"ruler": self._ruler_tile(first_x, n), **{lane.stream: self._lane_tile(lane, first_x, n) for lane in self.lanes}}
+
+    def _ruler_tile(self, first_x: int, n: int) -> np.ndarray:
         """Seconds labelled every 0.5 s, ticks every 0.1 s, and one tick per video frame below."""
         g = self.g
-        base = self.layout["ruler-base"]
-        half_span_s = g.width / 2 / self.px_per_s
-        tenths = np.arange(math.floor((t_s - half_span_s) * 10), math.ceil((t_s + half_span_s) * 10) + 1)
-        xs = np.round(self.x_of(tenths / 10, t_s)).astype(np.intp)
-        inside = (xs >= 0) & (xs < g.width)
+        tile = np.empty((g.even_px(RULER_H), n, 3), np.uint8)
+        tile[:] = STRIP_RGB
+        base = self.layout["ruler-base"] - self.layout["ruler"]
+        tile[base] = MUTED_RGB
+        reach = self._text_size("-0000.0 s", small=True)[0]  # labels of ticks outside the tile reach into it
+        tenths = np.arange(math.floor((first_x - reach) / self.px_per_s * 10), math.ceil((first_x + n + reach) / self.px_per_s * 10) + 1)
+        xs = np.round(tenths / 10 * self.px_per_s).astype(np.intp) - first_x
+        inside = (xs >= 0) & (xs < n)
         major = tenths % 5 == 0
-        strip[base - g.px(2) : base, xs[inside & ~major]] = MUTED_RGB
-        strip[base - g.px(5) : base, xs[inside & major]] = MUTED_RGB
+        tile[base - g.px(2) : base, xs[inside & ~major]] = MUTED_RGB
+        tile[base - g.px(5) : base, xs[inside & major]] = MUTED_RGB
         for tenth, x in zip(tenths[major], xs[major]):
             label = f"{tenth / 10:g} s"
-            self._put(strip, label, (x - self._text_size(label, small=True)[0] // 2, base - g.px(7)), MUTED_RGB, small=True)
-        lo, hi = np.searchsorted(self.times_s, [t_s - half_span_s, t_s + half_span_s])
-        frame_xs = np.round(self.x_of(self.times_s[lo:hi], t_s)).astype(np.intp)
-        strip[base + 1 : base + g.px(5), frame_xs[(frame_xs >= 0) & (frame_xs < g.width)]] = MUTED_RGB
+            self._text_rgb(tile, label, (x - self._text_size(label, small=True)[0] // 2, base - g.px(7)), MUTED_RGB, small=True)
+        lo, hi = np.searchsorted(self.times_s, [first_x / self.px_per_s, (first_x + n) / self.px_per_s])
+        frame_xs = np.round(self.times_s[lo:hi] * self.px_per_s).astype(np.intp) - first_x
+        tile[base + 1 : base + g.px(5), frame_xs[(frame_xs >= 0) & (frame_xs < n)]] = MUTED_RGB
+        return tile
 
-    def _lane(self, strip: np.ndarray, lane: _Lane, t_s: float) -> None:
-        """Resample the lane image around ``t_s`` (nearest feature per column); hatch where no audio."""
+    def _lane_tile(self, lane: _Lane, first_x: int, n: int) -> np.ndarray:
+        """The lane image resampled at each place (nearest feature); hatched where there is no audio."""
         g = self.g
-        top = self.layout[lane.stream]
         rate = STREAM_RATES[lane.stream]
-        column_times_s = t_s + self.column_offsets_s
-        feature = np.floor((column_times_s - self.shift_s) * rate + 0.5)
+        xs = np.arange(first_x, first_x + n)
+        times_s = xs / self.px_per_s
+        feature = np.floor((times_s - self.shift_s) * rate + 0.5)
         # Shifted audio keeps its length: its last features are cut, not moved past the end.
-        feature[np.floor(column_times_s * rate + 0.5) >= lane.n_features] = lane.n_features
+        feature[np.floor(times_s * rate + 0.5) >= lane.n_features] = lane.n_features
         column = np.clip(feature, -1, lane.n_features).astype(np.intp) + 1
-        out = strip[top : top + self.lane_h]
-        np.take(lane.image, column, axis=1, out=out)
+        tile = np.take(lane.image, column, axis=1)
         silent = (column == 0) | (column == lane.n_features + 1)
         if silent.any():
-            stripes_x = np.floor(column_times_s[silent] * self.px_per_s).astype(np.intp)
-            stripes = (stripes_x[None, :] + np.arange(self.lane_h)[:, None]) // g.px(HATCH_PERIOD) % 2
-            out[:, silent] = np.asarray(HATCH_RGB, np.uint8)[stripes]
-        label = self.lane_labels[lane.stream]
-        out[: label.shape[0], : label.shape[1]] = label
+            stripes = (xs[silent][None, :] + np.arange(self.lane_h)[:, None]) // g.px(HATCH_PERIOD) % 2
+            tile[:, silent] = np.asarray(HATCH_RGB, np.uint8)[stripes]
+        return tile
 
-    def _bracket(self, strip: np.ndarray, track: _Track, frame_idx: int, t_s: float, top: int) -> None:
+    def _bracket(self, planes: Planes, track: _Track, frame_idx: int, t_s: float, top: int) -> None:
         """The window as ``|____|`` under the lane: thick where it reads audio, thin outside it."""
         g = self.g
         k = track.chunk_of_frame[frame_idx]
         if k < 0:
             return
-        s = track.schedule
-        start_s, end_s = s.window_s(k)
-        x0, x1 = round(self.x_of(start_s, t_s)), round(self.x_of(end_s, t_s))
+        first_x = self._first_x(t_s)
+        start, end, inside0, inside1 = self.windows_px[track.name][k]
+        x0, x1 = round(start - first_x), round(end - first_x)
         bottom = top + self.row_h - g.px(2)
         if x1 < 0 or x0 >= g.width:
             offset_s = float(track.centre_s[k]) - t_s
             text = f"<< window {offset_s:+.2f} s" if x1 < 0 else f"window {offset_s:+.2f} s >>"
             x = self.table_columns[0] if x1 < 0 else g.width - self._text_size(text, small=True)[0] - self.margin
-            self._put(strip, text, (x, top + g.px(9)), track.rgb, small=True, cache=False)
+            self._text(planes, text, (x, top + g.px(9)), track.rgb, small=True)
             return
-        x0, x1 = max(x0, -1), min(x1, g.width)
-        cv2.line(strip, (x0, bottom), (x1, bottom), track.rgb, 1)
-        inside0, inside1 = s.window_s(k, within_audio=True)
+        _fill(planes, max(x0, 0), bottom, min(x1, g.width - 1), bottom, track.yuv)
         if inside1 > inside0:
-            a, b = round(self.x_of(inside0, t_s)), round(self.x_of(inside1, t_s))
-            cv2.rectangle(strip, (max(a, -1), bottom - g.px(3) + 1), (min(b, g.width), bottom), track.rgb, -1)
+            a, b = round(inside0 - first_x), round(inside1 - first_x)
+            _fill(planes, max(a, 0), bottom - g.px(3) + 1, min(b, g.width - 1), bottom, track.yuv)
         for x in (x0, x1):
-            cv2.line(strip, (x, top + g.px(1)), (x, bottom), track.rgb, self.thickness)
+            left = x - (self.thickness - 1) // 2
+            _fill(planes, max(left, 0), top + g.px(1), min(left + self.thickness - 1, g.width - 1), bottom, track.yuv)
 
-    def _playhead(self, strip: np.ndarray) -> None:
+    def _playhead(self, planes: Planes) -> None:
         """A white line with black edges through the lanes, black through the rows; a marker on the ruler."""
         g = self.g
+        luma, u, v = planes
         x, edge = self.playhead_x, self.thickness
-        top = self.layout["ruler-base"]
-        strip[top : self.layout["lanes-end"], x - edge : x + 2 * edge] = PLAYHEAD_EDGE_RGB
+        top, end = self.layout["ruler-base"], self.layout["lanes-end"]
+        luma[top:end, x - edge : x + 2 * edge] = self.edge_y
+        u[top // 2 : end // 2, (x - edge) // 2 : (x + 2 * edge + 1) // 2] = 128
+        v[top // 2 : end // 2, (x - edge) // 2 : (x + 2 * edge + 1) // 2] = 128
         for lane in self.lanes:
             y = self.layout[lane.stream]
-            strip[y : y + self.lane_h, x : x + edge] = PLAYHEAD_RGB
+            luma[y : y + self.lane_h, x : x + edge] = self.playhead_y
         size = g.px(5)
         triangle = np.array([[x - size, top - size], [x + size + edge, top - size], [x + edge // 2, top]], np.int32)
-        cv2.fillConvexPoly(strip, triangle, PLAYHEAD_EDGE_RGB, cv2.LINE_AA)
+        cv2.fillConvexPoly(luma, triangle, self.edge_y, cv2.LINE_AA)
 
     def _table_columns(self) -> list[int]:
         """x of the table's columns (name, chunk, window, centre, edges), from the widest cell each can hold."""
@@ -610,48 +677,96 @@ class _Strip:
             columns.append(x)
         return columns
 
-    def _table_row(self, strip: np.ndarray, track: _Track, frame_idx: int, t_s: float, top: int) -> None:
+    def _table_row(self, planes: Planes, track: _Track, frame_idx: int, t_s: float, top: int) -> None:
         k = track.chunk_of_frame[frame_idx]
         y = top + self.g.px(12)
         if k < 0:
-            self._put(strip, _missing_text(track.schedule, frame_idx, self.fps), (self.table_columns[0], y), MISSING_RGB, cache=False)
+            self._text(planes, _missing_text(track.schedule, frame_idx, self.fps), (self.table_columns[0], y), MISSING_RGB)
             return
         for x, cell in zip(self.table_columns, _window_cells(track, k, t_s)):
-            self._put(strip, cell, (x, y), TEXT_RGB, cache=False)
+            self._text(planes, cell, (x, y), TEXT_RGB)
 
     def _text_size(self, text: str, small: bool = False) -> tuple[int, int]:
         return cv2.getTextSize(text, FONT, self.small_scale if small else self.font_scale, 1 if small else self.thickness)[0]
 
-    def _put(self, strip: np.ndarray, text: str, origin: tuple[int, int], rgb, small: bool = False, cache: bool = True) -> None:
-        """Write ``text`` with its baseline at ``origin``; text that recurs is drawn once and pasted."""
-        if not cache:
-            cv2.putText(strip, text, origin, FONT, self.small_scale if small else self.font_scale, rgb, 1 if small else self.thickness, cv2.LINE_AA)
-            return
-        patch = self._patch(text, rgb, STRIP_RGB, small)
-        x, y = origin[0], origin[1] - patch.shape[0] + self._descent(small)
-        left, right = max(x, 0), min(x + patch.shape[1], strip.shape[1])
-        bottom = min(y + patch.shape[0], strip.shape[0])
-        if right > left and bottom > y >= 0:
-            strip[y:bottom, left:right] = patch[: bottom - y, left - x : right - x]
+    def _text(self, planes: Planes, text: str, origin: tuple[int, int], rgb, small: bool = False) -> None:
+        """Paste ``text`` with its baseline at ``origin``, drawn once (on the strip's
+        background) for as long as it recurs; coloured text goes to the chroma grid."""
+        patch = self.patches.get((text, rgb, STRIP_RGB, small, 0)) or self._patch(text, rgb, STRIP_RGB, small)
+        x, y = origin[0], origin[1] - patch.baseline
+        if patch.u is not None:
+            x, y = x & ~1, y & ~1
+        _paste(planes, patch, x, y)
 
-    def _patch(self, text: str, rgb, background, small: bool, pad: int = 0) -> np.ndarray:
-        """``text`` on ``background`` with ``pad`` px around; its baseline ``_descent + pad`` px above the bottom."""
+    def _text_rgb(self, image: np.ndarray, text: str, origin: tuple[int, int], rgb, small: bool = False) -> None:
+        """Write ``text`` into an RGB image, with its baseline at ``origin``."""
+        cv2.putText(image, text, origin, FONT, self.small_scale if small else self.font_scale, rgb, 1 if small else self.thickness, cv2.LINE_AA)
+
+    def _patch(self, text: str, rgb, background, small: bool, pad: int = 0) -> _Patch:
+        """``text`` on ``background`` with ``pad`` px around (and room for descenders), even in size.
+
+        Grey on grey is drawn straight into a luma patch (a blend of two greys is the same
+        blend of their lumas); colour is drawn in RGB and converted.
+        """
         key = (text, rgb, background, small, pad)
         patch = self.patches.get(key)
         if patch is None:
             if len(self.patches) > MAX_TEXT_PATCHES:
                 self.patches.clear()
             width, height = self._text_size(text, small)
-            patch = np.empty((height + self._descent(small) + 2 * pad, width + 2 * pad, 3), np.uint8)
-            patch[:] = background
-            scale = self.small_scale if small else self.font_scale
-            cv2.putText(patch, text, (pad, pad + height), FONT, scale, rgb, 1 if small else self.thickness, cv2.LINE_AA)
+            size = (_even(height + self._descent(small) + 2 * pad), _even(width + 2 * pad))
+            origin, scale, thickness = (pad, pad + height), self.small_scale if small else self.font_scale, 1 if small else self.thickness
+            if len({*rgb}) == len({*background}) == 1 and background == STRIP_RGB:
+                luma = np.full(size, _yuv(background)[0], np.uint8)
+                cv2.putText(luma, text, origin, FONT, scale, _yuv(rgb)[0], thickness, cv2.LINE_AA)
+                patch = _Patch(luma, None, None, pad + height)
+            else:
+                image = np.empty((*size, 3), np.uint8)
+                image[:] = background
+                cv2.putText(image, text, origin, FONT, scale, rgb, thickness, cv2.LINE_AA)
+                patch = _Patch(*_i420(image), pad + height)
             self.patches[key] = patch
         return patch
 
     def _descent(self, small: bool) -> int:
         """px below the baseline that a patch keeps, for descenders."""
         return self.g.px(3 if small else 4)
+
+
+def _i420(rgb: np.ndarray) -> Planes:
+    """An (h, w, 3) RGB image, h and w even, as its Y, U and V planes."""
+    height, width = rgb.shape[:2]
+    return _i420_planes(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420).ravel(), width, height)
+
+
+@functools.lru_cache(maxsize=None)
+def _yuv(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
+    """A colour's Y, U and V, as the strip's conversion makes them."""
+    return tuple(int(plane[0, 0]) for plane in _i420(np.full((2, 2, 3), rgb, np.uint8)))
+
+
+def _paste(planes: Planes, patch: _Patch, x: int, y: int) -> None:
+    """Put ``patch`` with its top left at (x, y), cut at the edges; (x, y) even for a coloured patch."""
+    luma = planes[0]
+    height, width = patch.y.shape
+    left, top = max(x, 0), max(y, 0)
+    right, bottom = min(x + width, luma.shape[1]), min(y + height, luma.shape[0])
+    if right <= left or bottom <= top:
+        return
+    luma[top:bottom, left:right] = patch.y[top - y : bottom - y, left - x : right - x]
+    if patch.u is not None:
+        for plane, chroma in zip(planes[1:], (patch.u, patch.v)):
+            plane[top // 2 : bottom // 2, left // 2 : right // 2] = chroma[(top - y) // 2 : (bottom - y) // 2, (left - x) // 2 : (right - x) // 2]
+
+
+def _fill(planes: Planes, x0: int, y0: int, x1: int, y1: int, yuv: tuple[int, int, int]) -> None:
+    """Fill the luma rectangle x0..x1, y0..y1 (inclusive) with a colour, and the chroma
+    samples it touches (a thin mark is coloured in full, not blended into its neighbours)."""
+    if x1 < x0 or y1 < y0:
+        return
+    planes[0][y0 : y1 + 1, x0 : x1 + 1] = yuv[0]
+    planes[1][y0 // 2 : y1 // 2 + 1, x0 // 2 : x1 // 2 + 1] = yuv[1]
+    planes[2][y0 // 2 : y1 // 2 + 1, x0 // 2 : x1 // 2 + 1] = yuv[2]
 
 
 def _track(name: str, schedule: Schedule, n_frames: int) -> _Track:
@@ -668,7 +783,9 @@ def _track(name: str, schedule: Schedule, n_frames: int) -> _Track:
         (schedule.dropped, "skipped"),
     ]
     notes = [", ".join(note for flag, note in flags if flag[k]) for k in range(schedule.n_chunks)]
-    return _Track(name, schedule, rule_rgb(name), chunk_of_frame, schedule.centre_s, notes)
+    windows_s = [schedule.window_s(k) + schedule.window_s(k, within_audio=True) for k in range(schedule.n_chunks)]
+    rgb = rule_rgb(name)
+    return _Track(name, schedule, rgb, _yuv(rgb), chunk_of_frame, schedule.centre_s, windows_s, notes)
 
 
 def _widest_window_text(s: Schedule) -> str:
@@ -838,20 +955,22 @@ def _upright(frame: av.VideoFrame, rotation: int) -> av.VideoFrame:
     return av.VideoFrame.from_ndarray(upright(frame.to_ndarray(format="rgb24"), rotation), format="rgb24")
 
 
-def _compose(frame: av.VideoFrame, strip_i420: np.ndarray, g: _Geometry) -> av.VideoFrame:
-    """The source picture's YUV planes as they are (scaled only to upscale), the strip below."""
+def _compose(frame: av.VideoFrame, strip: _Strip, frame_idx: int) -> av.VideoFrame:
+    """The source picture's YUV planes as they are (scaled only to upscale), the strip painted below."""
+    g = strip.g
     if frame.format.name != VIDEO_PIX_FMT or (frame.width, frame.height) != (g.picture_w, g.picture_h):
         frame = frame.reformat(width=g.picture_w, height=g.picture_h, format=VIDEO_PIX_FMT)
     out = av.VideoFrame(g.width, g.height, VIDEO_PIX_FMT)
     bordered = (g.picture_w, g.picture_h) != (g.width, g.picture_area_h)
-    strip_planes = _i420_planes(strip_i420, g.width, g.strip_h)
-    for shift, black, out_plane, picture_plane, strip_plane in zip((0, 1, 1), (16, 128, 128), out.planes, frame.planes, strip_planes):
+    strip_planes = []
+    for shift, black, out_plane, picture_plane in zip((0, 1, 1), (16, 128, 128), out.planes, frame.planes):
         target, picture = plane_array(out_plane), plane_array(picture_plane)
         top, x = g.picture_area_h >> shift, g.picture_x >> shift
-        target[top:] = strip_plane
         if bordered:  # black around a narrow picture, and in its 1 px pad
             target[:top] = black
         target[: picture.shape[0], x : x + picture.shape[1]] = picture
+        strip_planes.append(target[top:])
+    strip.paint(frame_idx, tuple(strip_planes))
     return out
 
 
