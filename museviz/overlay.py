@@ -468,8 +468,8 @@ class _Strip:
         self.px_per_s = LANE_PX_PER_S * g.unit
         self.font_scale, self.small_scale = FONT_SCALE * g.unit, SMALL_FONT_SCALE * g.unit
         self.thickness = max(1, round(g.unit))
-        # Near the middle, inside one column of macroblocks: the lanes scroll behind the
-        # playhead, and the blocks it cuts are coded in full on every frame.
+        # Near the middle, inside one column of macroblocks: the ruler scrolls behind the
+        # playhead's marker, and the blocks a still mark cuts are coded anew on every frame.
         self.playhead_x = g.width // 2 // MACROBLOCK * MACROBLOCK + (MACROBLOCK - 3 * self.thickness) // 2 + self.thickness
         self.margin, self.row_h, self.table_row_h, self.lane_h = g.px(MARGIN), g.even_px(BRACKET_ROW_H), g.even_px(TABLE_ROW_H), g.even_px(LANE_H)
         self.fps_text = _fps_text(analysis)
@@ -652,17 +652,20 @@ class _Strip:
             _fill(planes, max(left, 0), top + g.px(1), min(left + self.thickness - 1, g.width - 1), bottom, track.yuv)
 
     def _playhead(self, planes: Planes) -> None:
-        """A white line with black edges through the lanes, black through the rows; a marker on the ruler."""
+        """A marker on the ruler pointing down at the lanes, and a black line through the
+        rows under each lane; the lanes themselves stay whole (the encoder would code every
+        block a line cuts through them anew on every frame)."""
         g = self.g
         luma, u, v = planes
         x, edge = self.playhead_x, self.thickness
-        top, end = self.layout["ruler-base"], self.layout["lanes-end"]
-        luma[top:end, x - edge : x + 2 * edge] = self.edge_y
-        u[top // 2 : end // 2, (x - edge) // 2 : (x + 2 * edge + 1) // 2] = 128
-        v[top // 2 : end // 2, (x - edge) // 2 : (x + 2 * edge + 1) // 2] = 128
-        for lane in self.lanes:
-            y = self.layout[lane.stream]
-            luma[y : y + self.lane_h, x : x + edge] = self.playhead_y
+        top = self.layout["ruler-base"]
+        spans = [(top, self.layout[self.lanes[0].stream])]
+        spans += [(self.layout[lane.stream] + self.lane_h, self.layout[later.stream]) for lane, later in zip(self.lanes, self.lanes[1:])]
+        spans.append((self.layout[self.lanes[-1].stream] + self.lane_h, self.layout["lanes-end"]))
+        for start, end in spans:
+            luma[start:end, x - edge : x + 2 * edge] = self.edge_y
+            u[start // 2 : end // 2, (x - edge) // 2 : (x + 2 * edge + 1) // 2] = 128
+            v[start // 2 : end // 2, (x - edge) // 2 : (x + 2 * edge + 1) // 2] = 128
         size = g.px(5)
         triangle = np.array([[x - size, top - size], [x + size + edge, top - size], [x + edge // 2, top]], np.int32)
         cv2.fillConvexPoly(luma, triangle, self.edge_y, cv2.LINE_AA)
