@@ -1,6 +1,8 @@
 """The pictures: each builds from plain data, answers its question, and marks what goes wrong."""
 
+import importlib
 import inspect
+import pkgutil
 import re
 from fractions import Fraction
 
@@ -185,7 +187,10 @@ def test_frame_formulas_are_the_lines_frame_figure_prints():
 
 
 def test_plots_build_figures_without_pyplot_so_threads_do_not_share_state():
-    assert not re.search(r"^\s*(import|from)\s.*pyplot", inspect.getsource(plots), re.MULTILINE)
+    modules = [importlib.import_module(f"museviz.plots.{m.name}") for m in pkgutil.iter_modules(plots.__path__)]
+    assert len(modules) >= 7
+    for module in [plots, *modules]:
+        assert not re.search(r"^\s*(import|from)\s.*pyplot", inspect.getsource(module), re.MULTILINE), module.__name__
 
 
 def test_every_rule_is_drawn_in_time_labelled_with_the_grid_it_reads():
