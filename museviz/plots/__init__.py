@@ -20,7 +20,7 @@ lines over the clip, ``_lanes`` for windows drawn over the feature grids); ``sav
 writes them all. Every name is importable from ``museviz.plots``.
 """
 
-from museviz.plots._common import DEFAULT_PLOT_RULES, DPI, figure_png
+from museviz.plots._common import DEFAULT_PLOT_RULES, DPI, figure_png, figure_rgb
 from museviz.plots.drift import drift_figure
 from museviz.plots.edges import edges_figure
 from museviz.plots.features import features_figure
@@ -37,6 +37,7 @@ __all__ = [
     "edges_figure",
     "features_figure",
     "figure_png",
+    "figure_rgb",
     "frame_figure",
     "frame_formulas",
     "mapping_figure",

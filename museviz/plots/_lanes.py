@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from matplotlib.patches import Rectangle
+from matplotlib.collections import PolyCollection
 from matplotlib.ticker import FixedLocator, FuncFormatter
 
 from museviz.palette import rule_color
@@ -229,6 +229,7 @@ def _stream_lanes(ax, t: Timeline, stream: str, lanes, xlim, header: str, n_rows
     for name, s, rows in lanes:
         color = rule_color(name)
         lane_top = y
+        cells = _Cells()
         label = name if s.grid == stream else f"{name} ({s.grid})"
         if header != "names":
             words = _EDGE_WORDS[s.edge] if header == "edge" else s.definition.formula if s.definition else ""
@@ -242,11 +243,12 @@ def _stream_lanes(ax, t: Timeline, stream: str, lanes, xlim, header: str, n_rows
             if row.chunk is None:
                 _missing_mark(ax, row, y, xlim, color, used)
             else:
-                _window(ax, s, row.chunk, y, color, used)
+                cells.add(s, row.chunk, y)
                 picture = s.picture_times_s[row.chunk]
                 if np.isfinite(picture):
                     _picture_mark(ax, float(picture), y, xlim, dots, used)
             y += 1
+        used |= cells.draw(ax, color)
         ax.axhspan(lane_top - 0.5, y - 0.5, color=color, alpha=0.07, lw=0, zorder=0.2)
         ax.axhline(y - 0.5, color="0.6", lw=0.6)
     if dots:
@@ -281,35 +283,51 @@ def _index_ticks(ax, rate: float, xlim: tuple[float, float], axes_width_in: floa
     ax.tick_params(axis="x", which="major", top=False, labeltop=False)
 
 
-def _window(ax, s: Schedule, k: int, y: float, color: str, used: set[str]) -> None:
-    """Chunk ``k``'s window as one cell per entry at its time on the grid the system reads
-    (``span`` features wide), styled by how each cell is read."""
-    grid = s.grid_info
-    width_s = s.span / grid.rate_hz
-    cells = [(c - width_s / 2, width_s) for c in grid.centre_s(s.raw[k]).tolist()]
-    height = (y - 0.38, 0.76)
-    if s.dropped[k]:
-        groups = {"skipped": np.ones(len(cells), bool)}
-    else:
-        zero, moved = s.zeroed[k], s.moved[k]
-        groups = {"read": ~zero & ~moved, "clamped": moved, "zero": zero}
-    styles = {
-        "read": dict(facecolors=color, edgecolors="white", linewidth=0.6),
-        "clamped": dict(facecolors=_tint(color, 0.3), edgecolors=color, hatch="////", linewidth=0.6),
-        "zero": dict(facecolors="white", edgecolors=color, hatch="...", linewidth=0.6),
-        "skipped": dict(facecolors="0.8", edgecolors="0.35", hatch="xx", linewidth=0.6),
-    }
-    for kind, mask in groups.items():
-        if mask.any():
-            ax.broken_barh([c for c, m in zip(cells, mask) if m], height, zorder=3, **styles[kind])
-            used.add(kind)
-    x0, x1 = s.window_s(k)
-    if s.pinned[k]:
-        ax.add_patch(Rectangle((x0, height[0]), x1 - x0, height[1], facecolor="none", edgecolor="black", linewidth=2.2, zorder=5))
-        used.add("pinned")
-    if s.source_frame[k] < 0:
-        ax.add_patch(Rectangle((x0, height[0] - 0.06), x1 - x0, height[1] + 0.12, facecolor="none", edgecolor="black", linestyle="--", linewidth=1.2, zorder=5))
-        used.add("no frame")
+class _Cells:
+    """One rule's windows in a lane, gathered row by row and drawn as one collection per
+    way a cell is read: a lane of many windows costs a few artists, not a few per window."""
+
+    HEIGHT = 0.76  # of a row
+
+    def __init__(self):
+        self.boxes: dict[str, list[tuple[float, float, float, float]]] = {}  # kind -> (x, y, width, height)
+
+    def add(self, s: Schedule, k: int, y: float) -> None:
+        """Chunk ``k``'s window in row ``y``: one cell per entry at its time on the grid the
+        system reads (``span`` features wide), and its outline when pinned or past the last frame."""
+        grid = s.grid_info
+        width_s = s.span / grid.rate_hz
+        starts = grid.centre_s(s.raw[k]) - width_s / 2
+        top = y - self.HEIGHT / 2
+        if s.dropped[k]:
+            groups = {"skipped": np.ones(len(starts), bool)}
+        else:
+            zero, moved = s.zeroed[k], s.moved[k]
+            groups = {"read": ~zero & ~moved, "clamped": moved, "zero": zero}
+        for kind, mask in groups.items():
+            self.boxes.setdefault(kind, []).extend((x, top, width_s, self.HEIGHT) for x in starts[mask].tolist())
+        x0, x1 = s.window_s(k)
+        if s.pinned[k]:
+            self.boxes.setdefault("pinned", []).append((x0, top, x1 - x0, self.HEIGHT))
+        if s.source_frame[k] < 0:
+            self.boxes.setdefault("no frame", []).append((x0, top - 0.06, x1 - x0, self.HEIGHT + 0.12))
+
+    def draw(self, ax, color: str) -> set[str]:
+        """Add the cells to ``ax`` in the rule's ``color``; returns the kinds drawn, for the legend."""
+        styles = {
+            "read": dict(facecolors=color, edgecolors="white", linewidths=0.6, zorder=3),
+            "clamped": dict(facecolors=[_tint(color, 0.3)], edgecolors=color, hatch="////", linewidths=0.6, zorder=3),
+            "zero": dict(facecolors="white", edgecolors=color, hatch="...", linewidths=0.6, zorder=3),
+            "skipped": dict(facecolors="0.8", edgecolors="0.35", hatch="xx", linewidths=0.6, zorder=3),
+            "pinned": dict(facecolors="none", edgecolors="black", linewidths=2.2, zorder=5),
+            "no frame": dict(facecolors="none", edgecolors="black", linestyles="--", linewidths=1.2, zorder=5),
+        }
+        drawn = {kind for kind, boxes in self.boxes.items() if boxes}
+        for kind in drawn:
+            x, y, w, h = np.asarray(self.boxes[kind]).T
+            corners = np.stack([np.stack([x, y], 1), np.stack([x + w, y], 1), np.stack([x + w, y + h], 1), np.stack([x, y + h], 1)], 1)
+            ax.add_collection(PolyCollection(corners, **styles[kind]), autolim=False)
+        return drawn
 
 
 def _picture_mark(ax, picture_s: float, y: float, xlim, dots: list, used: set[str]) -> None:
