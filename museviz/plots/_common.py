@@ -58,6 +58,7 @@ FORMULA_GAP_IN = 0.1  # inches between rules in the formula text
 FORMULA_WRAP = 80  # characters per formula line
 AUDIO_END_COLOR = LEVEL_COLORS["error"]
 NO_AUDIO_SHADE = "#e4e4e4"
+_END_STYLES = {"audio end": dict(color=AUDIO_END_COLOR, lw=1.5), "video end": dict(color="black", lw=1.2, ls="--")}
 FRAME_FILL = ("#f6f6f6", "#e2e2e2")  # alternate frame boxes
 FRAME_HIGHLIGHT = "#ffe08a"  # the frames a view is about
 TITLE_SIZE = 13.0  # pt
@@ -237,12 +238,19 @@ def _frame_index_axis(ax, t: Timeline) -> None:
     top.tick_params(labelsize=SMALL_SIZE + 0.5)
 
 
-def _end_lines(ax, t: Timeline, xlim: tuple[float, float] | None = None, used: set[str] | None = None) -> None:
-    """Where the audio and the video end; noted in ``used`` when inside ``xlim``."""
-    for kind, x, style in (("audio end", t.audio_duration_s, dict(color=AUDIO_END_COLOR, lw=1.5)), ("video end", _video_end_s(t), dict(color="black", lw=1.2, ls="--"))):
-        ax.axvline(x, zorder=4, **style)
-        if used is not None and xlim is not None and xlim[0] <= x <= xlim[1]:
-            used.add(kind)
+def _end_lines(ax, t: Timeline) -> None:
+    """Where the audio and the video end."""
+    for kind, x in _ends(t).items():
+        ax.axvline(x, zorder=4, **_END_STYLES[kind])
+
+
+def _ends_in_view(t: Timeline, xlim: tuple[float, float]) -> set[str]:
+    """The ends (``"audio end"``, ``"video end"``) inside ``xlim``, for a legend."""
+    return {kind for kind, x in _ends(t).items() if xlim[0] <= x <= xlim[1]}
+
+
+def _ends(t: Timeline) -> dict[str, float]:
+    return {"audio end": t.audio_duration_s, "video end": _video_end_s(t)}
 
 
 def figure_png(fig: Figure, path: str | os.PathLike) -> Path:

@@ -31,6 +31,7 @@ from museviz.plots._common import (
     STREAMS,
     TINY_SIZE,
     _end_lines,
+    _ends_in_view,
     _video_end_s,
 )
 from museviz.rules import (
@@ -133,28 +134,86 @@ def _draw_lanes(place, t: Timeline, picked: dict[str, Schedule], columns: list[_
     (a header row per rule saying so) or ``"names"`` (rule names as row labels). Returns
     the kinds of marks drawn, for the legend.
     """
-    streams = [st for st in STREAMS if any(s.stream == st for s in picked.values())]
+    streams = _streams(picked)
     n_rows = {st: _stream_rows(picked, columns, st, header != "names") for st in streams}
     used: set[str] = set()
     for col, column in enumerate(columns):
-        xlim = _lanes_xlim(t, picked, column)
-        ax_frames = place(0, col, None)
-        _frame_strip(ax_frames, t, column.frames, xlim, axes_width_in, used)
+        axes = [place(row, col, None) for row in range(1 + len(streams))]
+        _lanes_frame(axes, t, picked, column, header, n_rows)
+        used |= _lanes_content(axes, t, picked, column, header, axes_width_in, row_in)
         if column.title:
-            ax_frames.set_title(column.title, fontsize=LABEL_SIZE + 0.5, loc="left", fontweight="bold")
-        ax = ax_frames
-        for row, stream in enumerate(streams, start=1):
-            ax = place(row, col, None)
-            lanes = [(n, s, column.rows[n]) for n, s in picked.items() if s.stream == stream]
-            _stream_lanes(ax, t, stream, lanes, xlim, header, n_rows[stream], axes_width_in, row_in, used)
-            if len(column.frames) == 1:
-                f = column.frames[0]
-                ax.axvspan(t.frame_times_s[f], _frame_ends(t)[f], color=FRAME_HIGHLIGHT, alpha=0.45, lw=0, zorder=0.3)
-            if row < len(streams):
-                ax.tick_params(labelbottom=False)
-        ax.set_xlabel("time (s) on the audio clock, 0 = first audio sample", fontsize=LABEL_SIZE)
-        ax_frames.set_xlim(*xlim)
-        ax_frames.set_xticks([])
+            axes[0].set_title(column.title, fontsize=LABEL_SIZE + 0.5, loc="left", fontweight="bold")
+    return used
+
+
+def _streams(picked: dict[str, Schedule]) -> list[str]:
+    """The streams the picked rules read, in ``STREAMS`` order."""
+    return [st for st in STREAMS if any(s.stream == st for s in picked.values())]
+
+
+def _lane_rows(picked: dict[str, Schedule], column: _Column, stream: str, header: str) -> list[tuple[str, Schedule, list[_Row], int]]:
+    """Each rule of ``stream`` with its rows and the y of its first row (after its header row)."""
+    lanes, y = [], 0
+    for name, s in picked.items():
+        if s.stream == stream:
+            y += header != "names"
+            lanes.append((name, s, column.rows[name], y))
+            y += len(column.rows[name])
+    return lanes
+
+
+def _lanes_frame(axes: list, t: Timeline, picked: dict[str, Schedule], column: _Column, header: str, n_rows: dict[str, int]) -> None:
+    """What a lanes view keeps whatever it shows: the strip's and lanes' axes, each rule's
+    rows with their labels and shading, where the audio and the video end."""
+    strip = axes[0]
+    strip.set_ylim(0, 1)
+    strip.set_yticks([])
+    strip.set_xticks([])
+    strip.set_ylabel("video\nframes", fontsize=SMALL_SIZE + 0.5, rotation=0, ha="right", va="center")
+    strip.tick_params(labelbottom=False, labelsize=SMALL_SIZE)
+    _end_lines(strip, t)
+    streams = _streams(picked)
+    for ax, stream in zip(axes[1:], streams):
+        ticks, labels, colors = [], [], []
+        for name, s, rows, first in _lane_rows(picked, column, stream, header):
+            color = rule_color(name)
+            label = name if s.grid == stream else f"{name} ({s.grid})"
+            if header != "names":
+                words = _EDGE_WORDS[s.edge] if header == "edge" else s.definition.formula if s.definition else ""
+                ax.text(0.004, first - 1, f"{label}:  {words}", transform=ax.get_yaxis_transform(), color=color, fontsize=SMALL_SIZE + 0.5, fontweight="bold", va="center", ha="left", zorder=6,
+                        bbox=dict(facecolor="white", edgecolor="none", alpha=0.8, pad=0.5))
+            ticks += range(first, first + len(rows))
+            labels += [label if header == "names" else row.label for row in rows]
+            colors += [color if header == "names" else "0.2"] * len(rows)
+            ax.axhspan(first - (header != "names") - 0.5, first + len(rows) - 0.5, color=color, alpha=0.07, lw=0, zorder=0.2)
+            ax.axhline(first + len(rows) - 0.5, color="0.6", lw=0.6)
+        _end_lines(ax, t)
+        ax.set_ylim(n_rows[stream] - 0.5, -0.5)
+        ax.set_yticks(ticks, labels, fontsize=LABEL_SIZE if header == "names" else TINY_SIZE + 0.5)
+        for tick, c in zip(ax.get_yticklabels(), colors):
+            tick.set_color(c)
+            if header == "names":
+                tick.set_fontweight("bold")
+        ax.tick_params(axis="y", length=0)
+        ax.tick_params(axis="x", labelsize=SMALL_SIZE + 0.5, labelbottom=ax is axes[-1])
+        ax.set_ylabel(f"{stream}\n{STREAM_RATES[stream]:g} per s", fontsize=SMALL_SIZE + 0.5)
+        ax.text(0.0, 1.0, f"{FEATURE_NAMES[stream]}\nindex ", transform=ax.transAxes, ha="right", va="bottom", fontsize=TINY_SIZE, linespacing=1.0)
+    axes[-1].set_xlabel("time (s) on the audio clock, 0 = first audio sample", fontsize=LABEL_SIZE)
+
+
+def _lanes_content(axes: list, t: Timeline, picked: dict[str, Schedule], column: _Column, header: str, axes_width_in: float, row_in: float) -> set[str]:
+    """What a lanes view shows of ``column``: the frames in view, each rule's windows and
+    marks, the time span; returns the kinds of marks drawn, for the legend."""
+    xlim = _lanes_xlim(t, picked, column)
+    used = _ends_in_view(t, xlim)
+    _frame_strip(axes[0], t, column.frames, xlim, axes_width_in)
+    axes[0].set_xlim(*xlim)
+    for ax, stream in zip(axes[1:], _streams(picked)):
+        lanes = _lane_rows(picked, column, stream, header)
+        used |= _stream_lanes(ax, t, stream, lanes, xlim, round(ax.get_ylim()[0] + 0.5), axes_width_in, row_in)
+        if len(column.frames) == 1:
+            f = column.frames[0]
+            ax.axvspan(t.frame_times_s[f], _frame_ends(t)[f], color=FRAME_HIGHLIGHT, alpha=0.45, lw=0, zorder=0.3)
     return used
 
 
@@ -187,7 +246,7 @@ def _frame_ends(t: Timeline) -> np.ndarray:
     return np.append(t.frame_times_s[1:], last_end)
 
 
-def _frame_strip(ax, t: Timeline, frames: range, xlim: tuple[float, float], axes_width_in: float, used: set[str]) -> None:
+def _frame_strip(ax, t: Timeline, frames: range, xlim: tuple[float, float], axes_width_in: float) -> None:
     """Video frames as boxes on the time axis; the frames the view is about highlighted."""
     ends = _frame_ends(t)
     first, last = int(np.searchsorted(ends, xlim[0], side="right")), int(np.searchsorted(t.frame_times_s, xlim[1]))
@@ -204,15 +263,11 @@ def _frame_strip(ax, t: Timeline, frames: range, xlim: tuple[float, float], axes
                 ax.text(centre, 0.5, label, ha="center", va="center", fontsize=TINY_SIZE + 0.5, clip_on=True)
     else:
         ax.text(0.5, 0.5, f"{last - first} frames in view", transform=ax.transAxes, ha="center", va="center", fontsize=SMALL_SIZE)
-    _end_lines(ax, t, xlim, used)
-    ax.set_ylim(0, 1)
-    ax.set_yticks([])
-    ax.set_ylabel("video\nframes", fontsize=SMALL_SIZE + 0.5, rotation=0, ha="right", va="center")
-    ax.tick_params(labelbottom=False, labelsize=SMALL_SIZE)
 
 
-def _stream_lanes(ax, t: Timeline, stream: str, lanes, xlim, header: str, n_rows: int, axes_width_in: float, row_in: float, used: set[str]) -> None:
-    """One stream's feature grid and each rule's rows of windows."""
+def _stream_lanes(ax, t: Timeline, stream: str, lanes, xlim, n_rows: int, axes_width_in: float, row_in: float) -> set[str]:
+    """One stream's feature grid in view and each rule's windows; the kinds of marks drawn."""
+    used: set[str] = set()
     rate = STREAM_RATES[stream]
     n_valid = t.n_features(stream)
     if xlim[0] < -0.5 / rate:
@@ -224,22 +279,11 @@ def _stream_lanes(ax, t: Timeline, stream: str, lanes, xlim, header: str, n_rows
     if (xlim[1] - xlim[0]) * rate < axes_width_in * DPI / MIN_GRID_PX:
         cells = np.arange(np.floor(xlim[0] * rate), np.ceil(xlim[1] * rate) + 1)
         ax.vlines((cells + 0.5) / rate, -0.5, n_rows - 0.5, colors="0.86", lw=0.5, zorder=0.5)
-    _end_lines(ax, t, xlim, used)
-    y, ticks, labels, colors, dots = 0, [], [], [], []
-    for name, s, rows in lanes:
+    dots = []
+    for name, s, rows, first in lanes:
         color = rule_color(name)
-        lane_top = y
         cells = _Cells()
-        label = name if s.grid == stream else f"{name} ({s.grid})"
-        if header != "names":
-            words = _EDGE_WORDS[s.edge] if header == "edge" else s.definition.formula if s.definition else ""
-            ax.text(0.004, y, f"{label}:  {words}", transform=ax.get_yaxis_transform(), color=color, fontsize=SMALL_SIZE + 0.5, fontweight="bold", va="center", ha="left", zorder=6,
-                    bbox=dict(facecolor="white", edgecolor="none", alpha=0.8, pad=0.5))
-            y += 1
-        for row in rows:
-            ticks.append(y)
-            labels.append(label if header == "names" else row.label)
-            colors.append(color if header == "names" else "0.2")
+        for y, row in enumerate(rows, start=first):
             if row.chunk is None:
                 _missing_mark(ax, row, y, xlim, color, used)
             else:
@@ -247,24 +291,12 @@ def _stream_lanes(ax, t: Timeline, stream: str, lanes, xlim, header: str, n_rows
                 picture = s.picture_times_s[row.chunk]
                 if np.isfinite(picture):
                     _picture_mark(ax, float(picture), y, xlim, dots, used)
-            y += 1
         used |= cells.draw(ax, color)
-        ax.axhspan(lane_top - 0.5, y - 0.5, color=color, alpha=0.07, lw=0, zorder=0.2)
-        ax.axhline(y - 0.5, color="0.6", lw=0.6)
     if dots:
         ax.plot(*zip(*dots), "o", mfc="white", mec="black", mew=1.3, markersize=5 if row_in < FRAME_ROW_IN else 7, zorder=7)
-    ax.set_ylim(n_rows - 0.5, -0.5)
-    ax.set_yticks(ticks, labels, fontsize=LABEL_SIZE if header == "names" else TINY_SIZE + 0.5)
-    for tick, c in zip(ax.get_yticklabels(), colors):
-        tick.set_color(c)
-        if header == "names":
-            tick.set_fontweight("bold")
-    ax.tick_params(axis="y", length=0)
-    ax.tick_params(axis="x", labelsize=SMALL_SIZE + 0.5)
     ax.set_xlim(*xlim)
-    ax.set_ylabel(f"{stream}\n{rate:g} per s", fontsize=SMALL_SIZE + 0.5)
-    _index_ticks(ax, rate, xlim, axes_width_in)
-    ax.text(0.0, 1.0, f"{FEATURE_NAMES[stream]}\nindex ", transform=ax.transAxes, ha="right", va="bottom", fontsize=TINY_SIZE, linespacing=1.0)
+    _index_ticks(ax, STREAM_RATES[stream], xlim, axes_width_in)
+    return used
 
 
 def _index_ticks(ax, rate: float, xlim: tuple[float, float], axes_width_in: float) -> None:
@@ -322,12 +354,12 @@ class _Cells:
             "pinned": dict(facecolors="none", edgecolors="black", linewidths=2.2, zorder=5),
             "no frame": dict(facecolors="none", edgecolors="black", linestyles="--", linewidths=1.2, zorder=5),
         }
-        drawn = {kind for kind, boxes in self.boxes.items() if boxes}
+        drawn = [kind for kind in styles if self.boxes.get(kind)]  # in this order: outlines over fills
         for kind in drawn:
             x, y, w, h = np.asarray(self.boxes[kind]).T
             corners = np.stack([np.stack([x, y], 1), np.stack([x + w, y], 1), np.stack([x + w, y + h], 1), np.stack([x, y + h], 1)], 1)
             ax.add_collection(PolyCollection(corners, **styles[kind]), autolim=False)
-        return drawn
+        return set(drawn)
 
 
 def _picture_mark(ax, picture_s: float, y: float, xlim, dots: list, used: set[str]) -> None:
