@@ -24,7 +24,7 @@ from museviz.plots._common import DEFAULT_PLOT_RULES, DPI, figure_png, figure_rg
 from museviz.plots.drift import drift_figure
 from museviz.plots.edges import edges_figure
 from museviz.plots.features import features_figure
-from museviz.plots.frame import frame_figure, frame_formulas
+from museviz.plots.frame import FrameFigure, frame_figure, frame_formulas
 from museviz.plots.mapping import mapping_figure
 from museviz.plots.save import save_plots
 from museviz.plots.sync import sync_figure
@@ -33,6 +33,7 @@ from museviz.plots.timeline import timeline_figure
 __all__ = [
     "DEFAULT_PLOT_RULES",
     "DPI",
+    "FrameFigure",
     "drift_figure",
     "edges_figure",
     "features_figure",

@@ -13,7 +13,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator
+from matplotlib.transforms import ScaledTranslation, Transform
 from PIL import Image
 
 from museviz.palette import LEVEL_COLORS
@@ -175,22 +177,30 @@ def _header_height(answer: str, width_in: float) -> float:
     return HEADER_IN + ANSWER_LINE_IN * (len(_answer_lines(answer, width_in)) - 1)
 
 
-def _header(target, question: str, answer: str, width_in: float) -> None:
-    """The question in bold at the top left of ``target``, the answer below it.
+def _header(target, question: str, answer: str, width_in: float) -> tuple[Text, Text]:
+    """The question in bold at the top left of ``target``, the answer below it; returns both.
 
-    ``target`` is a whole figure laid out by hand (placed in inches from its top) or the
-    header subfigure of ``_framed`` (placed in fractions of it).
+    ``target`` is a whole figure laid out by hand (placed in inches from its top, so they
+    stay there when the figure's height changes) or the header subfigure of ``_framed``
+    (placed in fractions of it).
     """
-    inches = target.figure.dpi_scale_trans if isinstance(target, Figure) else None
-    lines = _answer_lines(answer, width_in)
-    if inches is None:
+    lines = "\n".join(_answer_lines(answer, width_in))
+    if not isinstance(target, Figure):
         height_in = _header_height(answer, width_in)
-        target.text(0.008, 1 - 0.1 / height_in, question, fontsize=TITLE_SIZE, fontweight="bold", va="top", ha="left")
-        target.text(0.008, 1 - 0.4 / height_in, "\n".join(lines), fontsize=ANSWER_SIZE, va="top", ha="left", linespacing=1.3)
-        return
-    top = target.get_figheight()
-    target.text(0.12, top - 0.1, question, transform=inches, fontsize=TITLE_SIZE, fontweight="bold", va="top", ha="left")
-    target.text(0.12, top - 0.4, "\n".join(lines), transform=inches, fontsize=ANSWER_SIZE, va="top", ha="left", linespacing=1.3)
+        return (
+            target.text(0.008, 1 - 0.1 / height_in, question, fontsize=TITLE_SIZE, fontweight="bold", va="top", ha="left"),
+            target.text(0.008, 1 - 0.4 / height_in, lines, fontsize=ANSWER_SIZE, va="top", ha="left", linespacing=1.3),
+        )
+    return (
+        target.text(0, 1, question, transform=_from_top_left(target, 0.12, 0.1), fontsize=TITLE_SIZE, fontweight="bold", va="top", ha="left"),
+        target.text(0, 1, lines, transform=_from_top_left(target, 0.12, 0.4), fontsize=ANSWER_SIZE, va="top", ha="left", linespacing=1.3),
+    )
+
+
+def _from_top_left(fig: Figure, x_in: float, below_in: float) -> Transform:
+    """A transform that puts (0, 1) ``x_in`` inches right of the figure's top left corner
+    and ``below_in`` inches below it, wherever the figure's size takes that corner."""
+    return fig.transFigure + ScaledTranslation(x_in, -below_in, fig.dpi_scale_trans)
 
 
 def _fps_words(t: Timeline) -> str:

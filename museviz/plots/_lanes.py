@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from matplotlib.collections import PolyCollection
+from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.ticker import FixedLocator, FuncFormatter
 
 from museviz.palette import rule_color
@@ -197,6 +197,7 @@ def _lanes_frame(axes: list, t: Timeline, picked: dict[str, Schedule], column: _
         ax.tick_params(axis="y", length=0)
         ax.tick_params(axis="x", labelsize=SMALL_SIZE + 0.5, labelbottom=ax is axes[-1])
         ax.set_ylabel(f"{stream}\n{STREAM_RATES[stream]:g} per s", fontsize=SMALL_SIZE + 0.5)
+        _index_ticks_style(ax, STREAM_RATES[stream])
         ax.text(0.0, 1.0, f"{FEATURE_NAMES[stream]}\nindex ", transform=ax.transAxes, ha="right", va="bottom", fontsize=TINY_SIZE, linespacing=1.0)
     axes[-1].set_xlabel("time (s) on the audio clock, 0 = first audio sample", fontsize=LABEL_SIZE)
 
@@ -278,7 +279,7 @@ def _stream_lanes(ax, t: Timeline, stream: str, lanes, xlim, n_rows: int, axes_w
         used.add("no audio")
     if (xlim[1] - xlim[0]) * rate < axes_width_in * DPI / MIN_GRID_PX:
         cells = np.arange(np.floor(xlim[0] * rate), np.ceil(xlim[1] * rate) + 1)
-        ax.vlines((cells + 0.5) / rate, -0.5, n_rows - 0.5, colors="0.86", lw=0.5, zorder=0.5)
+        ax.add_collection(_vertical_lines((cells + 0.5) / rate, -0.5, n_rows - 0.5, colors="0.86", lw=0.5, zorder=0.5), autolim=False)
     dots = []
     for name, s, rows, first in lanes:
         color = rule_color(name)
@@ -299,20 +300,29 @@ def _stream_lanes(ax, t: Timeline, stream: str, lanes, xlim, n_rows: int, axes_w
     return used
 
 
-def _index_ticks(ax, rate: float, xlim: tuple[float, float], axes_width_in: float) -> None:
-    """Feature indices along the top of a time axis, as its minor ticks.
-
-    Cheaper than a secondary axis (this runs on every frame-slider move), and the axes
-    of a lanes view do not share their x axis, so each keeps its own ticks.
-    """
-    px_per_feature = axes_width_in * DPI / ((xlim[1] - xlim[0]) * rate)
-    step = next(n for n in INDEX_STEPS if n * px_per_feature >= MIN_INDEX_PX)
-    first, last = int(np.ceil(xlim[0] * rate / step)), int(np.floor(xlim[1] * rate / step))
+def _index_ticks_style(ax, rate: float) -> None:
+    """Feature indices along the top of a time axis, as its minor ticks (``_index_ticks``
+    places them). Cheaper than a secondary axis, and the axes of a lanes view do not share
+    their x axis, so each keeps its own ticks."""
     ax.xaxis.remove_overlapping_locs = False
-    ax.xaxis.set_minor_locator(FixedLocator([j * step / rate for j in range(first, last + 1)]))
     ax.xaxis.set_minor_formatter(FuncFormatter(lambda x, _pos: f"{round(x * rate)}"))
     ax.tick_params(axis="x", which="minor", top=True, labeltop=True, bottom=False, labelbottom=False, labelsize=TINY_SIZE, length=2.5, pad=1)
     ax.tick_params(axis="x", which="major", top=False, labeltop=False)
+
+
+def _index_ticks(ax, rate: float, xlim: tuple[float, float], axes_width_in: float) -> None:
+    """Feature indices every 1, 2, 5, 10, ... features, as far apart as ``MIN_INDEX_PX``."""
+    px_per_feature = axes_width_in * DPI / ((xlim[1] - xlim[0]) * rate)
+    step = next(n for n in INDEX_STEPS if n * px_per_feature >= MIN_INDEX_PX)
+    first, last = int(np.ceil(xlim[0] * rate / step)), int(np.floor(xlim[1] * rate / step))
+    ax.xaxis.set_minor_locator(FixedLocator([j * step / rate for j in range(first, last + 1)]))
+
+
+def _vertical_lines(xs: np.ndarray, bottom: float, top: float, **style) -> LineCollection:
+    """Lines at each x from ``bottom`` to ``top``, as one collection (``vlines`` without its
+    unit and mask handling, which cost more than the lines)."""
+    xs = np.asarray(xs, float)
+    return LineCollection(np.stack([np.stack([xs, np.full_like(xs, bottom)], 1), np.stack([xs, np.full_like(xs, top)], 1)], 1), **style)
 
 
 class _Cells:
