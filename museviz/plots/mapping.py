@@ -28,9 +28,11 @@ from museviz.plots._common import (
     _pick,
 )
 from museviz.plots._curves import (
+    _as_drawn,
     _exit_mark,
     _jittery_line,
     _line_widths,
+    _pixel_columns,
     _smoothing_frames,
 )
 from museviz.rules import RULES, STREAM_RATES, WHISPER50, Schedule, Timeline
@@ -75,7 +77,10 @@ def _mapping_panel(top, bottom, t: Timeline, picked: dict[str, Schedule], stream
     ref_centre = ref.raw.mean(axis=1) if ref.n_chunks else np.zeros(0)
     if ref.n_chunks:
         width = ref.raw.shape[1]
-        top.fill_between(np.arange(ref.n_chunks), ref.raw[:, 0] - 0.5, ref.raw[:, -1] + 0.5, color="0.86", lw=0, zorder=0, label=f"{ref_name} window ({width} {unit}s)")
+        chunks = np.arange(ref.n_chunks)
+        columns = _pixel_columns(top)
+        kept = np.union1d(_as_drawn(chunks, ref.raw[:, 0], columns)[0], _as_drawn(chunks, ref.raw[:, -1], columns)[0])
+        top.fill_between(kept, ref.raw[kept, 0] - 0.5, ref.raw[kept, -1] + 0.5, color="0.86", lw=0, zorder=0, label=f"{ref_name} window ({width} {unit}s)")
         bottom.axhspan(-width / 2, width / 2, color="0.9", lw=0, zorder=0)
         note = f"grey: inside the {ref_name} window" + (f"; thin: each frame, thick: {SMOOTHING_S:g} s running mean" if _smoothing_frames(t) > 1 else "")
         bottom.text(0.01, 0.96, note, transform=bottom.transAxes, fontsize=SMALL_SIZE, color="0.35", va="top")
@@ -113,7 +118,7 @@ def _mapping_line(top, bottom, t: Timeline, name: str, s: Schedule, ref_centre: 
         return
     x, centre = _chunk_x(s), s.centre_s * STREAM_RATES[s.stream]
     shown, keep = s.source_frame >= 0, (s.source_frame >= 0) & ~s.dropped
-    top.plot(x[keep], centre[keep], label=label, **style)
+    top.plot(*_as_drawn(x[keep], centre[keep], _pixel_columns(top)), label=label, **style)
     if (~shown).any():
         top.plot(x[~shown], centre[~shown], "o", color=color, mfc="white", markersize=5, zorder=5)
     if s.pinned.any():
