@@ -73,6 +73,7 @@ FONT_SCALE = 0.4
 SMALL_FONT_SCALE = 0.34
 HATCH_PERIOD = 6  # px: diagonal stripes where there is no audio
 MACROBLOCK = 16  # px: H.264 codes blocks this big; the playhead stays inside one column of them
+LANE_NAMES_W = 112  # px: the lanes' names stand in a column this wide (whole macroblocks) left of them
 SCROLL_TILE_WIDTHS = 4  # the ruler and the lanes are drawn this many output widths at a time
 MAX_TEXT_PATCHES = 2048  # rendered labels kept for reuse
 FRAMES_QUEUED = 4  # decoded frames waiting for the writer's thread: all the frames it holds
@@ -81,8 +82,6 @@ AUDIO_AHEAD_S = 0.5  # audio is muxed up to this far past the video frame just w
 STRIP_RGB = (246, 246, 246)
 TEXT_RGB = (30, 30, 30)
 MUTED_RGB = (110, 110, 110)
-LABEL_BOX_RGB = (20, 20, 20)
-LABEL_TEXT_RGB = (240, 240, 240)
 HATCH_RGB = ((150, 150, 150), (185, 185, 185))
 PLAYHEAD_RGB = (255, 255, 255)
 PLAYHEAD_EDGE_RGB = (0, 0, 0)
@@ -406,7 +405,7 @@ class _Lane:
     """
 
     stream: str
-    label: str
+    label: str  # lines of its name, shown left of the lane
     image: np.ndarray
 
     @property
@@ -468,9 +467,12 @@ class _Strip:
         self.px_per_s = LANE_PX_PER_S * g.unit
         self.font_scale, self.small_scale = FONT_SCALE * g.unit, SMALL_FONT_SCALE * g.unit
         self.thickness = max(1, round(g.unit))
-        # Near the middle, inside one column of macroblocks: the ruler scrolls behind the
-        # playhead's marker, and the blocks a still mark cuts are coded anew on every frame.
-        self.playhead_x = g.width // 2 // MACROBLOCK * MACROBLOCK + (MACROBLOCK - 3 * self.thickness) // 2 + self.thickness
+        # The ruler and the lanes scroll right of a column of names, whole macroblocks wide,
+        # with the playhead in their middle, inside one column of macroblocks: the encoder
+        # codes anew on every frame each block where a still mark meets moving ones.
+        self.lanes_x = -(-g.px(LANE_NAMES_W) // MACROBLOCK) * MACROBLOCK
+        middle = (self.lanes_x + g.width) // 2
+        self.playhead_x = middle // MACROBLOCK * MACROBLOCK + (MACROBLOCK - 3 * self.thickness) // 2 + self.thickness
         self.margin, self.row_h, self.table_row_h, self.lane_h = g.px(MARGIN), g.even_px(BRACKET_ROW_H), g.even_px(TABLE_ROW_H), g.even_px(LANE_H)
         self.fps_text = _fps_text(analysis)
         self.fps = analysis.timeline.fps
@@ -484,7 +486,6 @@ class _Strip:
         self.layout = self._layout()
         self.table_columns = self._table_columns()
         self.patches: dict[tuple, _Patch] = {}
-        self.lane_labels = {lane.stream: self._patch(lane.label, LABEL_TEXT_RGB, LABEL_BOX_RGB, small=True, pad=g.px(3)) for lane in self.lanes}
         self.background = _i420(self._background())
         self.text_y = _yuv(TEXT_RGB)[0]
         self.edge_y, self.playhead_y = _yuv(PLAYHEAD_EDGE_RGB)[0], _yuv(PLAYHEAD_RGB)[0]
@@ -506,10 +507,16 @@ class _Strip:
         return layout
 
     def _background(self) -> np.ndarray:
-        """The parts that never move, in RGB: background, rule names, table swatches, the shift."""
+        """The parts that never move, in RGB: background, the lanes' and the rules' names,
+        table swatches, the shift."""
         g = self.g
         strip = np.empty((g.strip_h, g.width, 3), np.uint8)
         strip[:] = STRIP_RGB
+        line_h = self._text_size("Ag", small=True)[1] + g.px(4)
+        for lane in self.lanes:
+            for i, line in enumerate(lane.label.split("\n")):
+                line = self._fitted(line, self.lanes_x - 2 * self.margin)
+                self._text_rgb(strip, line, (self.margin, self.layout[lane.stream] + (i + 1) * line_h - g.px(2)), TEXT_RGB if i == 0 else MUTED_RGB, small=True)
         for lane in self.lanes:
             for row, track in enumerate(self._rows(lane)):
                 top = self.layout[lane.stream + "-rows"] + row * self.row_h
@@ -543,7 +550,6 @@ class _Strip:
         self._header(planes[0], frame_idx, t_s)
         self._scrolling(planes, t_s)
         for lane in self.lanes:
-            _paste(planes, self.lane_labels[lane.stream], 0, self.layout[lane.stream])
             for row, track in enumerate(self._rows(lane)):
                 self._bracket(planes, track, frame_idx, t_s, self.layout[lane.stream + "-rows"] + row * self.row_h)
         self._playhead(planes)
@@ -553,10 +559,10 @@ class _Strip:
     def x_of(self, t_s, now_s: float):
         """Strip x of audio time ``t_s`` (float or array) when the playhead is at ``now_s``.
 
-        Audio time ``t`` has the place ``t * px_per_s`` on one long axis, of which a strip
-        shows ``width`` pixels from ``_first_x(now_s)``: an even number, so that the strips
-        of successive frames are exact shifts of one another on the chroma grid too, and
-        the encoder finds them so.
+        Audio time ``t`` has the place ``t * px_per_s`` on one long axis; strip column ``x``
+        shows its place ``_first_x(now_s) + x`` (the lanes and the ruler fill the columns
+        from ``lanes_x`` on): an even number, so that the strips of successive frames are
+        exact shifts of one another on the chroma grid too, and the encoder finds them so.
         """
         return t_s * self.px_per_s - self._first_x(now_s)
 
@@ -572,7 +578,8 @@ class _Strip:
         """The ruler and the lanes around ``t_s``: cut from images of them along the long
         axis, drawn ``SCROLL_TILE_WIDTHS`` strip widths at a time (a tile)."""
         g = self.g
-        first_x = self._first_x(t_s)
+        first_x = self._first_x(t_s) + self.lanes_x  # the place of the first column shown
+        width = g.width - self.lanes_x
         tile = self.tile
         if tile is None or not tile[0] <= first_x <= tile[0] + (SCROLL_TILE_WIDTHS - 1) * g.width:
             start = first_x - g.width // 4 * 2  # some room behind too: FrameView's slider goes both ways
@@ -582,7 +589,7 @@ class _Strip:
         for part, part_planes in tile[1].items():
             top = self.layout[part]
             for shift, plane, image in zip((0, 1, 1), planes, part_planes):
-                plane[top >> shift : (top >> shift) + image.shape[0], :] = image[:, x >> shift : (x >> shift) + plane.shape[1]]
+                plane[top >> shift : (top >> shift) + image.shape[0], self.lanes_x >> shift :] = image[:, x >> shift : (x + width) >> shift]
 
     def _tile(self, first_x: int, n: int) -> dict[str, np.ndarray]:
         """The scrolling parts of the strip, in RGB, at places ``first_x`` to ``first_x + n`` of the long axis."""
@@ -637,19 +644,21 @@ class _Strip:
         start, end, inside0, inside1 = self.windows_px[track.name][k]
         x0, x1 = round(start - first_x), round(end - first_x)
         bottom = top + self.row_h - g.px(2)
-        if x1 < 0 or x0 >= g.width:
+        shown, right = self.lanes_x, g.width - 1  # the columns under the lanes
+        if x1 < shown or x0 > right:
             offset_s = float(track.centre_s[k]) - t_s
-            text = f"<< window {offset_s:+.2f} s" if x1 < 0 else f"window {offset_s:+.2f} s >>"
-            x = self.table_columns[0] if x1 < 0 else g.width - self._text_size(text, small=True)[0] - self.margin
+            text = f"<< window {offset_s:+.2f} s" if x1 < shown else f"window {offset_s:+.2f} s >>"
+            x = self.table_columns[0] if x1 < shown else g.width - self._text_size(text, small=True)[0] - self.margin
             self._text(planes, text, (x, top + g.px(9)), track.rgb, small=True)
             return
-        _fill(planes, max(x0, 0), bottom, min(x1, g.width - 1), bottom, track.yuv)
+        _fill(planes, max(x0, shown), bottom, min(x1, right), bottom, track.yuv)
         if inside1 > inside0:
             a, b = round(inside0 - first_x), round(inside1 - first_x)
-            _fill(planes, max(a, 0), bottom - g.px(3) + 1, min(b, g.width - 1), bottom, track.yuv)
+            _fill(planes, max(a, shown), bottom - g.px(3) + 1, min(b, right), bottom, track.yuv)
         for x in (x0, x1):
-            left = x - (self.thickness - 1) // 2
-            _fill(planes, max(left, 0), top + g.px(1), min(left + self.thickness - 1, g.width - 1), bottom, track.yuv)
+            if shown <= x <= right:
+                left = x - (self.thickness - 1) // 2
+                _fill(planes, max(left, shown), top + g.px(1), min(left + self.thickness - 1, right), bottom, track.yuv)
 
     def _playhead(self, planes: Planes) -> None:
         """A marker on the ruler pointing down at the lanes, and a black line through the
@@ -693,6 +702,14 @@ class _Strip:
             return
         for x, cell in zip(self.table_columns, _window_cells(track, k, t_s)):
             self._text(planes, cell, (x, y), TEXT_RGB)
+
+    def _fitted(self, text: str, width: int) -> str:
+        """``text``, cut short with ".." to fit ``width`` px in the small font."""
+        if self._text_size(text, small=True)[0] <= width:
+            return text
+        while text and self._text_size(text + "..", small=True)[0] > width:
+            text = text[:-1]
+        return text + ".."
 
     def _text_size(self, text: str, small: bool = False) -> tuple[int, int]:
         return cv2.getTextSize(text, FONT, self.small_scale if small else self.font_scale, 1 if small else self.thickness)[0]
@@ -839,9 +856,9 @@ def _whisper_lane(analysis: Analysis, layer: int, lane_h: int) -> _Lane:
     features = w.features[:, layer, :].T  # (dim, W)
     n_layers = w.features.shape[1]
     if w.source == SOURCE_FALLBACK:
-        label = f"whisper50  50 Hz  {SOURCE_FALLBACK}: no Whisper weights"
+        label = f"whisper50  50 Hz\n{SOURCE_FALLBACK}:\nno Whisper weights"
         return _Lane(WHISPER50, label, _lane_image(features, lane_h, WHISPER50, robust=True))
-    label = f"whisper50  50 Hz  {w.model or 'encoder'} layer {layer % n_layers} of 0..{n_layers - 1}"
+    label = f"whisper50  50 Hz\n{w.model or 'encoder'}\nlayer {layer % n_layers} of 0..{n_layers - 1}"
     return _Lane(WHISPER50, label, _lane_image(features, lane_h, WHISPER50, robust=False))
 
 
