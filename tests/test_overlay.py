@@ -210,7 +210,7 @@ def test_frames_a_loop_does_not_hand_over_are_missing_and_the_others_keep_their_
         writer.add(1, None)
 
 
-def test_a_closed_writer_leaves_no_file_and_an_error_in_its_thread_reaches_the_caller(clips, tmp_path, monkeypatch):
+def test_a_closed_writer_leaves_no_file_and_nor_does_one_that_failed_on_a_frame(clips, tmp_path, monkeypatch):
     source = analyze(clips("ov25.mp4", duration_s=SECONDS), Options())
     frames = outside_loop(source)
     writer = overlay.OverlayWriter(source, tmp_path / "closed.mp4")
@@ -224,3 +224,5 @@ def test_a_closed_writer_leaves_no_file_and_an_error_in_its_thread_reaches_the_c
             for frame_idx, frame in frames:
                 writer.add(frame_idx, frame)
     assert list(tmp_path.iterdir()) == []
+    with pytest.raises(RuntimeError, match="closed"):
+        writer.add(0, None)
