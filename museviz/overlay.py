@@ -606,18 +606,37 @@ class _Strip:
         first_x = self._first_x(t_s)
         start, end, inside0, inside1 = self.windows_px[track.name][k]
         x0, x1 = round(start - first_x), round(end - first_x)
-        bottom = top + self.row_h - g.px(2)
+        inside = (round(inside0 - first_x), round(inside1 - first_x)) if inside1 > inside0 else None
         shown, right = self.lanes_x, g.width - 1  # the columns under the lanes
         if x1 < shown or x0 > right:
             offset_s = float(track.centre_s[k]) - t_s
             text = f"<< window {offset_s:+.2f} s" if x1 < shown else f"window {offset_s:+.2f} s >>"
             x = self.table_columns[0] if x1 < shown else g.width - self._text_size(text, small=True)[0] - self.margin
             self._text(planes, text, (x, top + g.px(9)), track.rgb, small=True)
-            return
+        elif x0 - self.thickness >= shown and x1 + self.thickness <= right:
+            # Whole: a bracket of this shape is drawn once and pasted, from an even column.
+            left = x0 - self.thickness & ~1
+            key = ("bracket", track.name, x0 - left, x1 - left, None if inside is None else (inside[0] - left, inside[1] - left))
+            sprite = self.patches.get(key) or self._bracket_sprite(key, track)
+            _paste(planes, sprite, left, top)
+        else:
+            self._bracket_marks(planes, track, x0, x1, inside, top, shown, right)
+
+    def _bracket_sprite(self, key: tuple, track: _Track) -> _Patch:
+        _kind, _name, x0, x1, inside = key
+        width = _even(x1 + self.thickness + 1)
+        planes = tuple(np.full(shape, value, np.uint8) for shape, value in zip(((self.row_h, width), (self.row_h // 2, width // 2), (self.row_h // 2, width // 2)), _yuv(STRIP_RGB)))
+        self._bracket_marks(planes, track, x0, x1, inside, 0, 0, width - 1)
+        self.patches[key] = sprite = _Patch(*planes)
+        return sprite
+
+    def _bracket_marks(self, planes: Planes, track: _Track, x0: int, x1: int, inside: tuple[int, int] | None, top: int, shown: int, right: int) -> None:
+        """The bracket's bottom line, its thick part over the audio and its two ends, cut to columns ``shown``..``right``."""
+        g = self.g
+        bottom = top + self.row_h - g.px(2)
         _fill(planes, max(x0, shown), bottom, min(x1, right), bottom, track.yuv)
-        if inside1 > inside0:
-            a, b = round(inside0 - first_x), round(inside1 - first_x)
-            _fill(planes, max(a, shown), bottom - g.px(3) + 1, min(b, right), bottom, track.yuv)
+        if inside is not None:
+            _fill(planes, max(inside[0], shown), bottom - g.px(3) + 1, min(inside[1], right), bottom, track.yuv)
         for x in (x0, x1):
             if shown <= x <= right:
                 left = x - (self.thickness - 1) // 2
@@ -664,7 +683,8 @@ class _Strip:
             self._text(planes, _missing_text(track.schedule, frame_idx, self.fps), (self.table_columns[0], y), MISSING_RGB)
             return
         for x, cell in zip(self.table_columns, _window_cells(track, k, t_s)):
-            self._text(planes, cell, (x, y), TEXT_RGB)
+            if cell:
+                self._text(planes, cell, (x, y), TEXT_RGB)
 
     def _fitted(self, text: str, width: int) -> str:
         """``text``, cut short with ".." to fit ``width`` px in the small font."""
@@ -737,6 +757,12 @@ def _paste(planes: Planes, patch: _Patch, x: int, y: int) -> None:
     """Put ``patch`` with its top left at (x, y), cut at the edges; (x, y) even for a coloured patch."""
     luma = planes[0]
     height, width = patch.y.shape
+    if x >= 0 and y >= 0 and x + width <= luma.shape[1] and y + height <= luma.shape[0]:  # most patches: whole
+        luma[y : y + height, x : x + width] = patch.y
+        if patch.u is not None:
+            planes[1][y // 2 : (y + height) // 2, x // 2 : (x + width) // 2] = patch.u
+            planes[2][y // 2 : (y + height) // 2, x // 2 : (x + width) // 2] = patch.v
+        return
     left, top = max(x, 0), max(y, 0)
     right, bottom = min(x + width, luma.shape[1]), min(y + height, luma.shape[0])
     if right <= left or bottom <= top:
