@@ -42,14 +42,14 @@ from museviz.rules import MEL80, STREAM_RATES, WHISPER50, Schedule
 DEFAULT_OVERLAY_RULES = ("exact", "musetalk-v1", "musetalk-v1.5", "wav2lip")
 
 # Encoding: what a browser plays. The benchmark's plain re-encode uses the same settings.
-# No B-frames and the smallest motion search: the scrolling lanes move every block of the
-# strip, and bidirectional search over them doubled the encoder's work (measured on 60 s
-# at 640x360: x264 took 1.9x as long as on the picture padded with black under veryfast's
-# defaults, 1.4x so), for files a quarter bigger at the same quality (PSNR of picture and
-# strip within 0.3 dB).
+# No B-frames, the smallest motion search, no sub-block partitions: the strip's lanes and
+# ruler move every frame, and searching them both ways cost x264 1.66x its time on the
+# picture padded with black under veryfast's defaults, 1.27x so (600 frames at 640x622, one
+# thread), for files a quarter bigger at the same quality (PSNR of picture and strip
+# within 0.3 dB).
 VIDEO_CODEC = "libx264"
 VIDEO_PIX_FMT = "yuv420p"  # 4:2:0 needs even sizes: odd ones get a 1 px pad
-VIDEO_OPTIONS = {"preset": "veryfast", "crf": "23", "bf": "0", "x264-params": "me=dia:subme=1"}
+VIDEO_OPTIONS = {"preset": "veryfast", "crf": "23", "bf": "0", "x264-params": "me=dia:subme=1:partitions=none"}
 
 # Size of the output.
 MIN_OUTPUT_WIDTH = 640  # px: narrower sources are upscaled so the strip text stays legible
