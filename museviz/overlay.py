@@ -845,7 +845,7 @@ def _whisper_lane(analysis: Analysis, layer: int, lane_h: int) -> _Lane:
     features = w.features[:, layer, :].T  # (dim, W)
     n_layers = w.features.shape[1]
     if w.source == SOURCE_FALLBACK:
-        label = f"whisper50  50 Hz\n{SOURCE_FALLBACK}:\nno Whisper weights"
+        label = f"whisper50  50 Hz\n{SOURCE_FALLBACK}\n(no weights)"
         return _Lane(WHISPER50, label, _lane_image(features, lane_h, WHISPER50, robust=True))
     label = f"whisper50  50 Hz\n{w.model or 'encoder'}\nlayer {layer % n_layers} of 0..{n_layers - 1}"
     return _Lane(WHISPER50, label, _lane_image(features, lane_h, WHISPER50, robust=False))
