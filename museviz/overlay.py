@@ -5,10 +5,13 @@ whisper50) are colour-mapped lanes that scroll past a fixed playhead at the fram
 time; under each lane, one bracket per selected rule marks the window that rule pairs with
 this frame, in the rule's palette colour; a table below gives the numbers.
 
-Rendering streams: one demux pass over the source decodes a frame, draws its strip, encodes
-it and muxes it, while the audio packets are copied (or re-encoded when shifted) on the
-way. Nothing grows with the clip but the lane images, which hold one column per feature.
-The picture is copied in YUV, untouched; only the strip is converted from RGB.
+Rendering is a consumer of decoded frames: ``OverlayWriter`` takes the source frames, in
+display order, from whatever loop decodes the clip (``add``), paints each one's strip,
+encodes and muxes it; it reads the source's audio packets itself, in step with the video,
+and copies them (or re-encodes them when shifted). ``render_overlay`` is the loop for a
+caller that wants the overlay alone. Nothing grows with the clip but the lane images,
+which hold one column per feature. The picture is copied in YUV, untouched; the strip is
+painted in YUV too, from parts converted from RGB once.
 
 Geometry is in pixels at ``UNIT_WIDTH``, scaled with the output width (``unit``).
 """
@@ -16,10 +19,10 @@ Geometry is in pixels at ``UNIT_WIDTH``, scaled with the output width (``unit``)
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -31,7 +34,7 @@ import numpy as np
 from museviz.analysis import Analysis
 from museviz.errors import MusevizError
 from museviz.grid import SOURCE_FALLBACK
-from museviz.media import plane_array, upright
+from museviz.media import VideoInfo, plane_array, upright
 from museviz.palette import LEVEL_COLORS, rule_rgb
 from museviz.remux import MP4_OPTIONS, AudioTrack, decode_packet
 from museviz.rules import MEL80, STREAM_RATES, WHISPER50, Schedule
@@ -39,9 +42,14 @@ from museviz.rules import MEL80, STREAM_RATES, WHISPER50, Schedule
 DEFAULT_OVERLAY_RULES = ("exact", "musetalk-v1", "musetalk-v1.5", "wav2lip")
 
 # Encoding: what a browser plays. The benchmark's plain re-encode uses the same settings.
+# No B-frames, the smallest motion search, no sub-block partitions: the strip's lanes and
+# ruler move every frame, and searching them both ways cost x264 1.66x its time on the
+# picture padded with black under veryfast's defaults, 1.27x so (600 frames at 640x622, one
+# thread), for files a quarter bigger at the same quality (PSNR of picture and strip
+# within 0.3 dB).
 VIDEO_CODEC = "libx264"
 VIDEO_PIX_FMT = "yuv420p"  # 4:2:0 needs even sizes: odd ones get a 1 px pad
-VIDEO_OPTIONS = {"preset": "veryfast", "crf": "23"}
+VIDEO_OPTIONS = {"preset": "veryfast", "crf": "23", "bf": "0", "x264-params": "me=dia:subme=1:partitions=none"}
 
 # Size of the output.
 MIN_OUTPUT_WIDTH = 640  # px: narrower sources are upscaled so the strip text stays legible
@@ -62,14 +70,15 @@ FONT = cv2.FONT_HERSHEY_SIMPLEX
 FONT_SCALE = 0.4
 SMALL_FONT_SCALE = 0.34
 HATCH_PERIOD = 6  # px: diagonal stripes where there is no audio
+MACROBLOCK = 16  # px: H.264 codes blocks this big; the playhead stays inside one column of them
+LANE_NAMES_W = 112  # px: the lanes' names stand in a column this wide (whole macroblocks) left of them
+SCROLL_TILE_WIDTHS = 4  # the ruler and the lanes are drawn this many output widths at a time
 MAX_TEXT_PATCHES = 2048  # rendered labels kept for reuse
-STRIPS_AHEAD = 4  # strips drawn ahead of the encoder
+AUDIO_AHEAD_S = 0.5  # audio is muxed up to this far past the video frame just written
 
 STRIP_RGB = (246, 246, 246)
 TEXT_RGB = (30, 30, 30)
 MUTED_RGB = (110, 110, 110)
-LABEL_BOX_RGB = (20, 20, 20)
-LABEL_TEXT_RGB = (240, 240, 240)
 HATCH_RGB = ((150, 150, 150), (185, 185, 185))
 PLAYHEAD_RGB = (255, 255, 255)
 PLAYHEAD_EDGE_RGB = (0, 0, 0)
@@ -93,30 +102,18 @@ def render_overlay(
 ) -> Path:
     """Write the overlay video of an analysed clip to ``out_path`` (an mp4).
 
-    Each output frame is the source frame (upscaled when narrower than
-    ``MIN_OUTPUT_WIDTH``, padded to even sizes) above the strip; frames keep the source's
-    presentation timestamps and time base, so the count and every time are the source's.
-    The source audio is copied packet for packet when ``shift_ms`` is 0 and its codec fits
-    mp4; otherwise it is decoded and re-encoded as AAC at its own rate and channel layout.
-    One pass, a frame at a time (memory does not grow with the clip); the strips are drawn
-    in one worker thread while the main thread decodes and encodes.
+    Decodes the source once and hands every frame to an ``OverlayWriter`` (see there for
+    what the output holds); a loop that decodes the clip for other reasons too can feed
+    the writer itself instead.
 
     Parameters
     ----------
     analysis : Analysis
         From ``museviz.analysis.analyze``; its file is read again for the pictures.
     out_path : str or os.PathLike
-        The mp4 to write (H.264 yuv420p + AAC); removed again if rendering fails.
-    rules : sequence of str
-        Rules (names in ``museviz.rules.RULES``, scheduled in ``analysis.schedules``) whose
-        windows are bracketed.
-    shift_ms : float
-        Re-time the audio: > 0 delays it (sound later), < 0 advances it. Samples are padded
-        and dropped so the audio keeps its duration, and the lanes show the shifted audio's
-        features (the clip's features moved, not recomputed) under the same rule windows:
-        what the clip would look like re-timed.
-    layer : int
-        Which layer of ``analysis.whisper.features`` (W, layers, dim) the whisper50 lane shows.
+        The mp4 to write (H.264 yuv420p + AAC); nothing is left there if rendering fails.
+    rules, shift_ms, layer
+        As for ``OverlayWriter``.
     progress : callable (fraction, message), optional
 
     Returns
@@ -129,23 +126,155 @@ def render_overlay(
     MusevizError
         For an unknown rule or layer, or a source or destination that cannot be used.
     """
-    out_path = Path(out_path)
     report = progress or (lambda _f, _d: None)
-    rules = [rules] if isinstance(rules, str) else list(rules)
-    _check_rules(rules, analysis)
-    _check_layer(analysis, layer)
-    if out_path.exists() and out_path.samefile(analysis.media.path):
-        raise MusevizError(f"{out_path.name} is the video being read: write the overlay to another file")
-    geometry = _geometry(*analysis.media.video.display_size, len(rules))
     report(0.0, "Colour-mapping the feature lanes")
-    strip = _Strip(analysis, rules, geometry, shift_ms / 1000, layer)
-    try:
-        _render(analysis, strip, geometry, out_path, shift_ms / 1000, report)
-    except BaseException:
-        out_path.unlink(missing_ok=True)
-        raise
+    n_frames = analysis.media.video.n_frames
+    every = max(1, n_frames // 100)
+    with OverlayWriter(analysis, out_path, rules=rules, shift_ms=shift_ms, layer=layer) as writer:
+        for done, (frame_idx, frame) in enumerate(_source_frames(analysis), start=1):
+            writer.add(frame_idx, frame)
+            if done % every == 0:
+                report(done / n_frames, f"Rendering frame {done} of {n_frames}")
     report(1.0, "Done")
-    return out_path
+    return Path(out_path)
+
+
+class OverlayWriter:
+    """The overlay video of an analysed clip, written from decoded source frames.
+
+    Each output frame is the source frame (upscaled when narrower than
+    ``MIN_OUTPUT_WIDTH``, padded to even sizes) above the strip; it keeps the source
+    frame's presentation timestamp and time base, so a writer fed every frame writes the
+    source's frame count and every frame time. The source audio is copied packet for
+    packet when ``shift_ms`` is 0 and its codec fits mp4; otherwise it is decoded and
+    re-encoded as AAC at its own rate and channel layout. The writer reads the audio from
+    the source file itself, in step with the frames it is given.
+
+    The caller decodes: ``add(frame_idx, frame)`` for each frame in display order (as
+    decoded, not yet turned upright), then ``finish()``, or use the writer as a context
+    manager. ``add`` paints the frame's strip, puts the picture above it, encodes and muxes
+    it, in the caller's thread: x264 spreads its work over threads of its own, and a
+    Python thread of the writer's only added GIL handovers (measured: 5-10 % more CPU). It
+    holds no frame after it returns, so memory does not grow with the clip. The file
+    appears at ``out_path`` when ``finish`` succeeds; ``close`` (or an exception in the
+    ``with`` block, or in ``add``) discards it.
+
+    Parameters
+    ----------
+    analysis : Analysis
+        From ``museviz.analysis.analyze``.
+    out_path : str or os.PathLike
+        The mp4 to write (H.264 yuv420p + AAC).
+    rules : sequence of str
+        Rules (names in ``museviz.rules.RULES``, scheduled in ``analysis.schedules``) whose
+        windows are bracketed.
+    shift_ms : float
+        Re-time the audio: > 0 delays it (sound later), < 0 advances it. Samples are padded
+        and dropped so the audio keeps its duration, and the lanes show the shifted audio's
+        features (the clip's features moved, not recomputed) under the same rule windows:
+        what the clip would look like re-timed.
+    layer : int
+        Which layer of ``analysis.whisper.features`` (W, layers, dim) the whisper50 lane shows.
+
+    Raises
+    ------
+    MusevizError
+        For an unknown rule or layer, or a source or destination that cannot be used.
+    """
+
+    def __init__(
+        self,
+        analysis: Analysis,
+        out_path: str | os.PathLike,
+        *,
+        rules: Sequence[str] = DEFAULT_OVERLAY_RULES,
+        shift_ms: float = 0.0,
+        layer: int = -1,
+    ):
+        out_path = Path(out_path)
+        rules = [rules] if isinstance(rules, str) else list(rules)
+        _check_rules(rules, analysis)
+        _check_layer(analysis, layer)
+        if out_path.exists() and out_path.samefile(analysis.media.path):
+            raise MusevizError(f"{out_path.name} is the video being read: write the overlay to another file")
+        self.video = analysis.media.video
+        self.geometry = _geometry(*self.video.display_size, len(rules))
+        self.strip = _Strip(analysis, rules, self.geometry, shift_ms / 1000, layer)
+        self.out_path = out_path
+        self._part = out_path.with_name(f".{out_path.name}.part")
+        try:
+            self._output = av.open(str(self._part), "w", format="mp4", options=MP4_OPTIONS)
+        except (av.FFmpegError, OSError) as exc:
+            raise MusevizError(f"cannot write {out_path}: {getattr(exc, 'strerror', None) or exc}") from None
+        try:
+            self._stream = _add_video_stream(self._output, self.video, self.geometry)
+            self._audio = _SourceAudio.open(analysis.media.path, self._output, shift_ms / 1000)
+        except BaseException:
+            self._discard()
+            raise
+        self._state = "open"
+
+    def add(self, frame_idx: int, frame: av.VideoFrame) -> None:
+        """Write source frame ``frame_idx`` (an index into ``frame_times_s``) above its strip."""
+        if self._state != "open":
+            raise RuntimeError(f"this OverlayWriter is {self._state}")
+        if not 0 <= frame_idx < self.video.n_frames:
+            raise ValueError(f"frame {frame_idx} does not exist: the clip has frames 0 to {self.video.n_frames - 1}")
+        try:
+            out = _compose(_upright(frame, self.video.rotation), _painted(self.strip, frame_idx), self.geometry)
+            out.pts = int(self.video.frame_pts[frame_idx])
+            out.time_base = self._stream.time_base
+            self._output.mux(self._stream.encode(out))
+            if self._audio is not None:
+                self._audio.until(float(out.pts * out.time_base) + AUDIO_AHEAD_S)
+        except BaseException:
+            self._discard()
+            raise
+
+    def finish(self) -> Path:
+        """Flush the encoder, add the rest of the audio and write the file; returns its path."""
+        if self._state != "open":
+            raise RuntimeError(f"this OverlayWriter is {self._state}")
+        try:
+            self._output.mux(self._stream.encode())
+            if self._audio is not None:
+                self._audio.finish()
+            self._output.close()
+            if self._audio is not None:
+                self._audio.close()
+            os.replace(self._part, self.out_path)
+        except OSError as exc:
+            self._discard()
+            raise MusevizError(f"cannot write {self.out_path}: {exc.strerror or exc}") from None
+        except BaseException:
+            self._discard()
+            raise
+        self._state = "finished"
+        return self.out_path
+
+    def close(self) -> None:
+        """Stop and discard the file, unless ``finish`` wrote it."""
+        if self._state == "open":
+            self._discard()
+
+    def __enter__(self) -> OverlayWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.finish()
+        else:
+            self.close()
+
+    def _discard(self) -> None:
+        self._state = "closed"
+        for container in (getattr(self, "_output", None), getattr(getattr(self, "_audio", None), "container", None)):
+            if container is not None:
+                try:
+                    container.close()
+                except (av.FFmpegError, OSError):
+                    pass
+        self._part.unlink(missing_ok=True)
 
 
 class FrameView:
@@ -206,6 +335,10 @@ class _Geometry:
         """A size given at unit 1, at this output's scale."""
         return max(1, round(unit_px * self.unit))
 
+    def even_px(self, unit_px: float) -> int:
+        """``px``, rounded up to even: the height of a part of the strip, on the chroma grid."""
+        return _even(self.px(unit_px))
+
 
 def _geometry(src_w: int, src_h: int, n_rules: int) -> _Geometry:
     """Upscale narrow sources (within ``MAX_UPSCALED_HEIGHT``), pad to even, size the strip."""
@@ -214,9 +347,9 @@ def _geometry(src_w: int, src_h: int, n_rules: int) -> _Geometry:
     width = _even(max(picture_w, MIN_OUTPUT_WIDTH))
     unit = min(width / UNIT_WIDTH, MAX_UNIT)
     geometry = _Geometry(picture_w, picture_h, (width - picture_w) // 4 * 2, width, _even(picture_h), 0, unit)  # x even: chroma is half size
-    px = geometry.px
+    px = geometry.even_px
     strip_h = px(HEADER_H) + px(RULER_H) + 2 * px(LANE_H) + n_rules * (px(BRACKET_ROW_H) + px(TABLE_ROW_H)) + px(TABLE_TOP_PAD) + px(MARGIN)
-    return dataclasses.replace(geometry, strip_h=_even(strip_h))
+    return dataclasses.replace(geometry, strip_h=strip_h)
 
 
 def _even(n: float) -> int:
@@ -235,7 +368,7 @@ class _Lane:
     """
 
     stream: str
-    label: str
+    label: str  # lines of its name, shown left of the lane
     image: np.ndarray
 
     @property
@@ -251,8 +384,10 @@ class _Track:
     name: str
     schedule: Schedule
     rgb: tuple[int, int, int]
+    yuv: tuple[int, int, int]
     chunk_of_frame: np.ndarray
     centre_s: np.ndarray
+    windows_s: list[tuple[float, float, float, float]]  # per chunk: window start, end; the part over the audio
     notes: list[str]
 
     @property
@@ -262,11 +397,30 @@ class _Track:
         return self.name if s.grid == s.stream else f"{self.name} ({s.grid})"
 
 
-class _Strip:
-    """Draws the strip under one frame; everything that does not move is prepared here.
+@dataclass(frozen=True, eq=False)
+class _Patch:
+    """A piece of the strip ready to paste into I420 planes: ``y`` (h, w) and, when it has
+    colour, ``u`` and ``v`` (h / 2, w / 2); a grey patch (None) leaves the chroma as it is.
+    ``baseline``: the row of a text's baseline."""
 
-    ``draw`` runs in a worker thread while the main thread encodes; it only reads the
-    prepared state, apart from the cache of rendered text.
+    y: np.ndarray
+    u: np.ndarray | None
+    v: np.ndarray | None
+    baseline: int = 0
+
+
+Planes = tuple[np.ndarray, np.ndarray, np.ndarray]  # Y (h, w), U and V (h / 2, w / 2) of the strip
+
+
+class _Strip:
+    """Paints the strip under one frame into I420 planes; everything that does not move is
+    prepared here, in I420 too, so a frame costs copies and a few glyphs.
+
+    The background and the scrolling parts (ruler and lanes) are drawn in RGB once and
+    converted; per frame, text that is grey touches only the luma plane, and coloured
+    marks are placed on the 2 x 2 chroma grid. ``paint`` (the writer) and ``draw`` (the app's
+    Inspect view, from its threads) only read the prepared state, apart from the caches of
+    rendered text and of the scrolling parts.
     """
 
     def __init__(self, analysis: Analysis, rules: Sequence[str], geometry: _Geometry, shift_s: float, layer: int):
@@ -274,167 +428,238 @@ class _Strip:
         self.times_s = analysis.timeline.frame_times_s
         self.shift_s = shift_s
         self.px_per_s = LANE_PX_PER_S * g.unit
-        self.playhead_x = g.width // 2
-        self.column_offsets_s = (np.arange(g.width) - self.playhead_x) / self.px_per_s
         self.font_scale, self.small_scale = FONT_SCALE * g.unit, SMALL_FONT_SCALE * g.unit
         self.thickness = max(1, round(g.unit))
-        self.margin, self.row_h, self.table_row_h, self.lane_h = g.px(MARGIN), g.px(BRACKET_ROW_H), g.px(TABLE_ROW_H), g.px(LANE_H)
+        # The ruler and the lanes scroll right of a column of names, whole macroblocks wide,
+        # with the playhead in their middle, inside one column of macroblocks: the encoder
+        # codes anew on every frame each block where a still mark meets moving ones.
+        self.lanes_x = -(-g.px(LANE_NAMES_W) // MACROBLOCK) * MACROBLOCK
+        middle = (self.lanes_x + g.width) // 2
+        self.playhead_x = middle // MACROBLOCK * MACROBLOCK + (MACROBLOCK - 3 * self.thickness) // 2 + self.thickness
+        self.margin, self.row_h, self.table_row_h, self.lane_h = g.px(MARGIN), g.even_px(BRACKET_ROW_H), g.even_px(TABLE_ROW_H), g.even_px(LANE_H)
         self.fps_text = _fps_text(analysis)
         self.fps = analysis.timeline.fps
         self.shift_text = f"audio shifted {shift_s * 1000:+.0f} ms ({'later' if shift_s > 0 else 'earlier'})" if shift_s else ""
         self.tracks = [_track(name, analysis.schedules[name], len(self.times_s)) for name in rules]
+        self.windows_px = {t.name: (np.asarray(t.windows_s).reshape(-1, 4) * self.px_per_s).tolist() for t in self.tracks}
         self.lanes = [
             _Lane(MEL80, "mel80  80 Hz", _lane_image(analysis.mel80, self.lane_h, MEL80, robust=True)),
             _whisper_lane(analysis, layer, self.lane_h),
         ]
         self.layout = self._layout()
         self.table_columns = self._table_columns()
-        self.patches: dict[tuple, np.ndarray] = {}
-        self.lane_labels = {lane.stream: self._patch(lane.label, LABEL_TEXT_RGB, LABEL_BOX_RGB, small=True, pad=g.px(3)) for lane in self.lanes}
-        self.background = self._background()
+        self.patches: dict[tuple, _Patch] = {}
+        self.background = _i420(self._background())
+        self.text_y = _yuv(TEXT_RGB)[0]
+        self.edge_y, self.playhead_y = _yuv(PLAYHEAD_EDGE_RGB)[0], _yuv(PLAYHEAD_RGB)[0]
+        self.tile: tuple[int, dict[str, Planes]] | None = None  # (first x, each scrolling part)
 
     def _layout(self) -> dict[str, int]:
-        """Top y of each part of the strip, in strip px."""
+        """Top y of each part of the strip, in strip px: even, for the chroma grid."""
         g = self.g
-        y = g.px(HEADER_H)
-        layout = {"ruler": y, "ruler-base": y + g.px(RULER_H) - g.px(7)}
-        y += g.px(RULER_H)
+        y = g.even_px(HEADER_H)
+        layout = {"ruler": y, "ruler-base": y + g.even_px(RULER_H) - g.px(7)}
+        y += g.even_px(RULER_H)
         for lane in self.lanes:
             layout[lane.stream] = y
             y += self.lane_h
             layout[lane.stream + "-rows"] = y
             y += self.row_h * sum(t.schedule.stream == lane.stream for t in self.tracks)
         layout["lanes-end"] = y
-        layout["table"] = y + g.px(TABLE_TOP_PAD)
+        layout["table"] = y + g.even_px(TABLE_TOP_PAD)
         return layout
 
     def _background(self) -> np.ndarray:
-        """The parts that never move: background, rule names, table swatches, the ruler's line."""
+        """The parts that never move, in RGB: background, the lanes' and the rules' names,
+        table swatches, the shift."""
         g = self.g
         strip = np.empty((g.strip_h, g.width, 3), np.uint8)
         strip[:] = STRIP_RGB
-        strip[self.layout["ruler-base"]] = MUTED_RGB
+        line_h = self._text_size("Ag", small=True)[1] + g.px(4)
+        for lane in self.lanes:
+            for i, line in enumerate(lane.label.split("\n")):
+                line = self._fitted(line, self.lanes_x - 2 * self.margin)
+                self._text_rgb(strip, line, (self.margin, self.layout[lane.stream] + (i + 1) * line_h - g.px(2)), TEXT_RGB if i == 0 else MUTED_RGB, small=True)
         for lane in self.lanes:
             for row, track in enumerate(self._rows(lane)):
                 top = self.layout[lane.stream + "-rows"] + row * self.row_h
-                self._put(strip, track.label, (self.margin, top + g.px(9)), track.rgb, small=True)
+                self._text_rgb(strip, track.label, (self.margin, top + g.px(9)), track.rgb, small=True)
         for row, track in enumerate(self.tracks):
             top = self.layout["table"] + row * self.table_row_h
             swatch = g.px(10)
             cv2.rectangle(strip, (self.margin, top + g.px(3)), (self.margin + swatch, top + g.px(3) + swatch), track.rgb, -1)
-            self._put(strip, track.label, (self.margin + g.px(16), top + g.px(12)), TEXT_RGB)
+            self._text_rgb(strip, track.label, (self.margin + g.px(16), top + g.px(12)), TEXT_RGB)
+        if self.shift_text:
+            x = g.width - self._text_size(self.shift_text)[0] - self.margin
+            self._text_rgb(strip, self.shift_text, (x, g.px(15)), MISSING_RGB)
         return strip
 
     def _rows(self, lane: _Lane) -> list[_Track]:
         """The tracks bracketed under ``lane``, top to bottom."""
         return [t for t in self.tracks if t.schedule.stream == lane.stream]
 
-    def draw_i420(self, frame_idx: int) -> np.ndarray:
-        """The strip under frame ``frame_idx`` as flat I420 (Y, then U, then V), ready to stack."""
-        return cv2.cvtColor(self.draw(frame_idx), cv2.COLOR_RGB2YUV_I420).ravel()
-
     def draw(self, frame_idx: int) -> np.ndarray:
-        """The strip under frame ``frame_idx``: (strip_h, width, 3) uint8 RGB."""
+        """The strip under frame ``frame_idx``: (strip_h, width, 3) uint8 RGB, as the video shows it."""
+        g = self.g
+        buffer = np.empty((g.strip_h * 3 // 2, g.width), np.uint8)
+        self.paint(frame_idx, _i420_planes(buffer.ravel(), g.width, g.strip_h))
+        return cv2.cvtColor(buffer, cv2.COLOR_YUV2RGB_I420)
+
+    def paint(self, frame_idx: int, planes: Planes) -> None:
+        """Paint the strip under frame ``frame_idx`` into ``planes`` (views of the output frame)."""
         t_s = float(self.times_s[frame_idx])
-        strip = self.background.copy()
-        self._header(strip, frame_idx, t_s)
-        self._ruler(strip, t_s)
+        for plane, background in zip(planes, self.background):
+            plane[:] = background
+        self._header(planes[0], frame_idx, t_s)
+        self._scrolling(planes, t_s)
         for lane in self.lanes:
-            self._lane(strip, lane, t_s)
             for row, track in enumerate(self._rows(lane)):
-                self._bracket(strip, track, frame_idx, t_s, self.layout[lane.stream + "-rows"] + row * self.row_h)
-        self._playhead(strip)
+                self._bracket(planes, track, frame_idx, t_s, self.layout[lane.stream + "-rows"] + row * self.row_h)
+        self._playhead(planes)
         for row, track in enumerate(self.tracks):
-            self._table_row(strip, track, frame_idx, t_s, self.layout["table"] + row * self.table_row_h)
-        return strip
+            self._table_row(planes, track, frame_idx, t_s, self.layout["table"] + row * self.table_row_h)
 
     def x_of(self, t_s, now_s: float):
-        """Strip x of audio time ``t_s`` (float or array) when the playhead is at ``now_s``."""
-        return self.playhead_x + (t_s - now_s) * self.px_per_s
+        """Strip x of audio time ``t_s`` (float or array) when the playhead is at ``now_s``.
 
-    def _header(self, strip: np.ndarray, frame_idx: int, t_s: float) -> None:
-        g = self.g
+        Audio time ``t`` has the place ``t * px_per_s`` on one long axis; strip column ``x``
+        shows its place ``_first_x(now_s) + x`` (the lanes and the ruler fill the columns
+        from ``lanes_x`` on): an even number, so that the strips of successive frames are
+        exact shifts of one another on the chroma grid too, and the encoder finds them so.
+        """
+        return t_s * self.px_per_s - self._first_x(now_s)
+
+    def _first_x(self, now_s: float) -> int:
+        """The place, on the long axis, of strip column 0 when the playhead is at ``now_s``."""
+        return 2 * round((now_s * self.px_per_s - self.playhead_x) / 2)
+
+    def _header(self, luma: np.ndarray, frame_idx: int, t_s: float) -> None:
         text = f"frame {frame_idx} / {len(self.times_s)}    t = {t_s:.3f} s    {self.fps_text}"
-        self._put(strip, text, (self.margin, g.px(15)), TEXT_RGB, cache=False)
-        if self.shift_text:
-            x = g.width - self._text_size(self.shift_text)[0] - self.margin
-            self._put(strip, self.shift_text, (x, g.px(15)), MISSING_RGB)
+        cv2.putText(luma, text, (self.margin, self.g.px(15)), FONT, self.font_scale, self.text_y, self.thickness, cv2.LINE_AA)
 
-    def _ruler(self, strip: np.ndarray, t_s: float) -> None:
+    def _scrolling(self, planes: Planes, t_s: float) -> None:
+        """The ruler and the lanes around ``t_s``: cut from images of them along the long
+        axis, drawn ``SCROLL_TILE_WIDTHS`` strip widths at a time (a tile)."""
+        g = self.g
+        first_x = self._first_x(t_s) + self.lanes_x  # the place of the first column shown
+        width = g.width - self.lanes_x
+        tile = self.tile
+        if tile is None or not tile[0] <= first_x <= tile[0] + (SCROLL_TILE_WIDTHS - 1) * g.width:
+            start = first_x - g.width // 4 * 2  # some room behind too: FrameView's slider goes both ways
+            tile = start, {part: _i420(image) for part, image in self._tile(start, SCROLL_TILE_WIDTHS * g.width).items()}
+            self.tile = tile  # one assignment: threads drawing at once each see a whole tile
+        x = first_x - tile[0]
+        for part, part_planes in tile[1].items():
+            top = self.layout[part]
+            for shift, plane, image in zip((0, 1, 1), planes, part_planes):
+                plane[top >> shift : (top >> shift) + image.shape[0], self.lanes_x >> shift :] = image[:, x >> shift : (x + width) >> shift]
+
+    def _tile(self, first_x: int, n: int) -> dict[str, np.ndarray]:
+        """The scrolling parts of the strip, in RGB, at places ``first_x`` to ``first_x + n`` of the long axis."""
+        return {"ruler": self._ruler_tile(first_x, n), **{lane.stream: self._lane_tile(lane, first_x, n) for lane in self.lanes}}
+
+    def _ruler_tile(self, first_x: int, n: int) -> np.ndarray:
         """Seconds labelled every 0.5 s, ticks every 0.1 s, and one tick per video frame below."""
         g = self.g
-        base = self.layout["ruler-base"]
-        half_span_s = g.width / 2 / self.px_per_s
-        tenths = np.arange(math.floor((t_s - half_span_s) * 10), math.ceil((t_s + half_span_s) * 10) + 1)
-        xs = np.round(self.x_of(tenths / 10, t_s)).astype(np.intp)
-        inside = (xs >= 0) & (xs < g.width)
+        tile = np.empty((g.even_px(RULER_H), n, 3), np.uint8)
+        tile[:] = STRIP_RGB
+        base = self.layout["ruler-base"] - self.layout["ruler"]
+        tile[base] = MUTED_RGB
+        reach = self._text_size("-0000.0 s", small=True)[0]  # labels of ticks outside the tile reach into it
+        tenths = np.arange(math.floor((first_x - reach) / self.px_per_s * 10), math.ceil((first_x + n + reach) / self.px_per_s * 10) + 1)
+        xs = np.round(tenths / 10 * self.px_per_s).astype(np.intp) - first_x
+        inside = (xs >= 0) & (xs < n)
         major = tenths % 5 == 0
-        strip[base - g.px(2) : base, xs[inside & ~major]] = MUTED_RGB
-        strip[base - g.px(5) : base, xs[inside & major]] = MUTED_RGB
+        tile[base - g.px(2) : base, xs[inside & ~major]] = MUTED_RGB
+        tile[base - g.px(5) : base, xs[inside & major]] = MUTED_RGB
         for tenth, x in zip(tenths[major], xs[major]):
             label = f"{tenth / 10:g} s"
-            self._put(strip, label, (x - self._text_size(label, small=True)[0] // 2, base - g.px(7)), MUTED_RGB, small=True)
-        lo, hi = np.searchsorted(self.times_s, [t_s - half_span_s, t_s + half_span_s])
-        frame_xs = np.round(self.x_of(self.times_s[lo:hi], t_s)).astype(np.intp)
-        strip[base + 1 : base + g.px(5), frame_xs[(frame_xs >= 0) & (frame_xs < g.width)]] = MUTED_RGB
+            self._text_rgb(tile, label, (x - self._text_size(label, small=True)[0] // 2, base - g.px(7)), MUTED_RGB, small=True)
+        lo, hi = np.searchsorted(self.times_s, [first_x / self.px_per_s, (first_x + n) / self.px_per_s])
+        frame_xs = np.round(self.times_s[lo:hi] * self.px_per_s).astype(np.intp) - first_x
+        tile[base + 1 : base + g.px(5), frame_xs[(frame_xs >= 0) & (frame_xs < n)]] = MUTED_RGB
+        return tile
 
-    def _lane(self, strip: np.ndarray, lane: _Lane, t_s: float) -> None:
-        """Resample the lane image around ``t_s`` (nearest feature per column); hatch where no audio."""
+    def _lane_tile(self, lane: _Lane, first_x: int, n: int) -> np.ndarray:
+        """The lane image resampled at each place (nearest feature); hatched where there is no audio."""
         g = self.g
-        top = self.layout[lane.stream]
         rate = STREAM_RATES[lane.stream]
-        column_times_s = t_s + self.column_offsets_s
-        feature = np.floor((column_times_s - self.shift_s) * rate + 0.5)
+        xs = np.arange(first_x, first_x + n)
+        times_s = xs / self.px_per_s
+        feature = np.floor((times_s - self.shift_s) * rate + 0.5)
         # Shifted audio keeps its length: its last features are cut, not moved past the end.
-        feature[np.floor(column_times_s * rate + 0.5) >= lane.n_features] = lane.n_features
+        feature[np.floor(times_s * rate + 0.5) >= lane.n_features] = lane.n_features
         column = np.clip(feature, -1, lane.n_features).astype(np.intp) + 1
-        out = strip[top : top + self.lane_h]
-        np.take(lane.image, column, axis=1, out=out)
+        tile = np.take(lane.image, column, axis=1)
         silent = (column == 0) | (column == lane.n_features + 1)
         if silent.any():
-            stripes_x = np.floor(column_times_s[silent] * self.px_per_s).astype(np.intp)
-            stripes = (stripes_x[None, :] + np.arange(self.lane_h)[:, None]) // g.px(HATCH_PERIOD) % 2
-            out[:, silent] = np.asarray(HATCH_RGB, np.uint8)[stripes]
-        label = self.lane_labels[lane.stream]
-        out[: label.shape[0], : label.shape[1]] = label
+            stripes = (xs[silent][None, :] + np.arange(self.lane_h)[:, None]) // g.px(HATCH_PERIOD) % 2
+            tile[:, silent] = np.asarray(HATCH_RGB, np.uint8)[stripes]
+        return tile
 
-    def _bracket(self, strip: np.ndarray, track: _Track, frame_idx: int, t_s: float, top: int) -> None:
+    def _bracket(self, planes: Planes, track: _Track, frame_idx: int, t_s: float, top: int) -> None:
         """The window as ``|____|`` under the lane: thick where it reads audio, thin outside it."""
         g = self.g
         k = track.chunk_of_frame[frame_idx]
         if k < 0:
             return
-        s = track.schedule
-        start_s, end_s = s.window_s(k)
-        x0, x1 = round(self.x_of(start_s, t_s)), round(self.x_of(end_s, t_s))
-        bottom = top + self.row_h - g.px(2)
-        if x1 < 0 or x0 >= g.width:
+        first_x = self._first_x(t_s)
+        start, end, inside0, inside1 = self.windows_px[track.name][k]
+        x0, x1 = round(start - first_x), round(end - first_x)
+        inside = (round(inside0 - first_x), round(inside1 - first_x)) if inside1 > inside0 else None
+        shown, right = self.lanes_x, g.width - 1  # the columns under the lanes
+        if x1 < shown or x0 > right:
             offset_s = float(track.centre_s[k]) - t_s
-            text = f"<< window {offset_s:+.2f} s" if x1 < 0 else f"window {offset_s:+.2f} s >>"
-            x = self.table_columns[0] if x1 < 0 else g.width - self._text_size(text, small=True)[0] - self.margin
-            self._put(strip, text, (x, top + g.px(9)), track.rgb, small=True, cache=False)
-            return
-        x0, x1 = max(x0, -1), min(x1, g.width)
-        cv2.line(strip, (x0, bottom), (x1, bottom), track.rgb, 1)
-        inside0, inside1 = s.window_s(k, within_audio=True)
-        if inside1 > inside0:
-            a, b = round(self.x_of(inside0, t_s)), round(self.x_of(inside1, t_s))
-            cv2.rectangle(strip, (max(a, -1), bottom - g.px(3) + 1), (min(b, g.width), bottom), track.rgb, -1)
-        for x in (x0, x1):
-            cv2.line(strip, (x, top + g.px(1)), (x, bottom), track.rgb, self.thickness)
+            text = f"<< window {offset_s:+.2f} s" if x1 < shown else f"window {offset_s:+.2f} s >>"
+            x = self.table_columns[0] if x1 < shown else g.width - self._text_size(text, small=True)[0] - self.margin
+            self._text(planes, text, (x, top + g.px(9)), track.rgb, small=True)
+        elif x0 - self.thickness >= shown and x1 + self.thickness <= right:
+            # Whole: a bracket of this shape is drawn once and pasted, from an even column.
+            left = x0 - self.thickness & ~1
+            key = ("bracket", track.name, x0 - left, x1 - left, None if inside is None else (inside[0] - left, inside[1] - left))
+            sprite = self.patches.get(key) or self._bracket_sprite(key, track)
+            _paste(planes, sprite, left, top)
+        else:
+            self._bracket_marks(planes, track, x0, x1, inside, top, shown, right)
 
-    def _playhead(self, strip: np.ndarray) -> None:
-        """A white line with black edges through the lanes, black through the rows; a marker on the ruler."""
+    def _bracket_sprite(self, key: tuple, track: _Track) -> _Patch:
+        _kind, _name, x0, x1, inside = key
+        width = _even(x1 + self.thickness + 1)
+        planes = tuple(np.full(shape, value, np.uint8) for shape, value in zip(((self.row_h, width), (self.row_h // 2, width // 2), (self.row_h // 2, width // 2)), _yuv(STRIP_RGB)))
+        self._bracket_marks(planes, track, x0, x1, inside, 0, 0, width - 1)
+        self.patches[key] = sprite = _Patch(*planes)
+        return sprite
+
+    def _bracket_marks(self, planes: Planes, track: _Track, x0: int, x1: int, inside: tuple[int, int] | None, top: int, shown: int, right: int) -> None:
+        """The bracket's bottom line, its thick part over the audio and its two ends, cut to columns ``shown``..``right``."""
         g = self.g
+        bottom = top + self.row_h - g.px(2)
+        _fill(planes, max(x0, shown), bottom, min(x1, right), bottom, track.yuv)
+        if inside is not None:
+            _fill(planes, max(inside[0], shown), bottom - g.px(3) + 1, min(inside[1], right), bottom, track.yuv)
+        for x in (x0, x1):
+            if shown <= x <= right:
+                left = x - (self.thickness - 1) // 2
+                _fill(planes, max(left, shown), top + g.px(1), min(left + self.thickness - 1, right), bottom, track.yuv)
+
+    def _playhead(self, planes: Planes) -> None:
+        """A marker on the ruler pointing down at the lanes, and a black line through the
+        rows under each lane; the lanes themselves stay whole (the encoder would code every
+        block a line cuts through them anew on every frame)."""
+        g = self.g
+        luma, u, v = planes
         x, edge = self.playhead_x, self.thickness
         top = self.layout["ruler-base"]
-        strip[top : self.layout["lanes-end"], x - edge : x + 2 * edge] = PLAYHEAD_EDGE_RGB
-        for lane in self.lanes:
-            y = self.layout[lane.stream]
-            strip[y : y + self.lane_h, x : x + edge] = PLAYHEAD_RGB
+        spans = [(top, self.layout[self.lanes[0].stream])]
+        spans += [(self.layout[lane.stream] + self.lane_h, self.layout[later.stream]) for lane, later in zip(self.lanes, self.lanes[1:])]
+        spans.append((self.layout[self.lanes[-1].stream] + self.lane_h, self.layout["lanes-end"]))
+        for start, end in spans:
+            luma[start:end, x - edge : x + 2 * edge] = self.edge_y
+            u[start // 2 : end // 2, (x - edge) // 2 : (x + 2 * edge + 1) // 2] = 128
+            v[start // 2 : end // 2, (x - edge) // 2 : (x + 2 * edge + 1) // 2] = 128
         size = g.px(5)
         triangle = np.array([[x - size, top - size], [x + size + edge, top - size], [x + edge // 2, top]], np.int32)
-        cv2.fillConvexPoly(strip, triangle, PLAYHEAD_EDGE_RGB, cv2.LINE_AA)
+        cv2.fillConvexPoly(luma, triangle, self.edge_y, cv2.LINE_AA)
 
     def _table_columns(self) -> list[int]:
         """x of the table's columns (name, chunk, window, centre, edges), from the widest cell each can hold."""
@@ -451,48 +676,111 @@ class _Strip:
             columns.append(x)
         return columns
 
-    def _table_row(self, strip: np.ndarray, track: _Track, frame_idx: int, t_s: float, top: int) -> None:
+    def _table_row(self, planes: Planes, track: _Track, frame_idx: int, t_s: float, top: int) -> None:
         k = track.chunk_of_frame[frame_idx]
         y = top + self.g.px(12)
         if k < 0:
-            self._put(strip, _missing_text(track.schedule, frame_idx, self.fps), (self.table_columns[0], y), MISSING_RGB, cache=False)
+            self._text(planes, _missing_text(track.schedule, frame_idx, self.fps), (self.table_columns[0], y), MISSING_RGB)
             return
         for x, cell in zip(self.table_columns, _window_cells(track, k, t_s)):
-            self._put(strip, cell, (x, y), TEXT_RGB, cache=False)
+            if cell:
+                self._text(planes, cell, (x, y), TEXT_RGB)
+
+    def _fitted(self, text: str, width: int) -> str:
+        """``text``, cut short with ".." to fit ``width`` px in the small font."""
+        if self._text_size(text, small=True)[0] <= width:
+            return text
+        while text and self._text_size(text + "..", small=True)[0] > width:
+            text = text[:-1]
+        return text + ".."
 
     def _text_size(self, text: str, small: bool = False) -> tuple[int, int]:
         return cv2.getTextSize(text, FONT, self.small_scale if small else self.font_scale, 1 if small else self.thickness)[0]
 
-    def _put(self, strip: np.ndarray, text: str, origin: tuple[int, int], rgb, small: bool = False, cache: bool = True) -> None:
-        """Write ``text`` with its baseline at ``origin``; text that recurs is drawn once and pasted."""
-        if not cache:
-            cv2.putText(strip, text, origin, FONT, self.small_scale if small else self.font_scale, rgb, 1 if small else self.thickness, cv2.LINE_AA)
-            return
-        patch = self._patch(text, rgb, STRIP_RGB, small)
-        x, y = origin[0], origin[1] - patch.shape[0] + self._descent(small)
-        left, right = max(x, 0), min(x + patch.shape[1], strip.shape[1])
-        bottom = min(y + patch.shape[0], strip.shape[0])
-        if right > left and bottom > y >= 0:
-            strip[y:bottom, left:right] = patch[: bottom - y, left - x : right - x]
+    def _text(self, planes: Planes, text: str, origin: tuple[int, int], rgb, small: bool = False) -> None:
+        """Paste ``text`` with its baseline at ``origin``, drawn once (on the strip's
+        background) for as long as it recurs; coloured text goes to the chroma grid."""
+        patch = self.patches.get((text, rgb, STRIP_RGB, small, 0)) or self._patch(text, rgb, STRIP_RGB, small)
+        x, y = origin[0], origin[1] - patch.baseline
+        if patch.u is not None:
+            x, y = x & ~1, y & ~1
+        _paste(planes, patch, x, y)
 
-    def _patch(self, text: str, rgb, background, small: bool, pad: int = 0) -> np.ndarray:
-        """``text`` on ``background`` with ``pad`` px around; its baseline ``_descent + pad`` px above the bottom."""
+    def _text_rgb(self, image: np.ndarray, text: str, origin: tuple[int, int], rgb, small: bool = False) -> None:
+        """Write ``text`` into an RGB image, with its baseline at ``origin``."""
+        cv2.putText(image, text, origin, FONT, self.small_scale if small else self.font_scale, rgb, 1 if small else self.thickness, cv2.LINE_AA)
+
+    def _patch(self, text: str, rgb, background, small: bool, pad: int = 0) -> _Patch:
+        """``text`` on ``background`` with ``pad`` px around (and room for descenders), even in size.
+
+        Grey on grey is drawn straight into a luma patch (a blend of two greys is the same
+        blend of their lumas); colour is drawn in RGB and converted.
+        """
         key = (text, rgb, background, small, pad)
         patch = self.patches.get(key)
         if patch is None:
             if len(self.patches) > MAX_TEXT_PATCHES:
                 self.patches.clear()
             width, height = self._text_size(text, small)
-            patch = np.empty((height + self._descent(small) + 2 * pad, width + 2 * pad, 3), np.uint8)
-            patch[:] = background
-            scale = self.small_scale if small else self.font_scale
-            cv2.putText(patch, text, (pad, pad + height), FONT, scale, rgb, 1 if small else self.thickness, cv2.LINE_AA)
+            size = (_even(height + self._descent(small) + 2 * pad), _even(width + 2 * pad))
+            origin, scale, thickness = (pad, pad + height), self.small_scale if small else self.font_scale, 1 if small else self.thickness
+            if len({*rgb}) == len({*background}) == 1 and background == STRIP_RGB:
+                luma = np.full(size, _yuv(background)[0], np.uint8)
+                cv2.putText(luma, text, origin, FONT, scale, _yuv(rgb)[0], thickness, cv2.LINE_AA)
+                patch = _Patch(luma, None, None, pad + height)
+            else:
+                image = np.empty((*size, 3), np.uint8)
+                image[:] = background
+                cv2.putText(image, text, origin, FONT, scale, rgb, thickness, cv2.LINE_AA)
+                patch = _Patch(*_i420(image), pad + height)
             self.patches[key] = patch
         return patch
 
     def _descent(self, small: bool) -> int:
         """px below the baseline that a patch keeps, for descenders."""
         return self.g.px(3 if small else 4)
+
+
+def _i420(rgb: np.ndarray) -> Planes:
+    """An (h, w, 3) RGB image, h and w even, as its Y, U and V planes."""
+    height, width = rgb.shape[:2]
+    return _i420_planes(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420).ravel(), width, height)
+
+
+@functools.lru_cache(maxsize=None)
+def _yuv(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
+    """A colour's Y, U and V, as the strip's conversion makes them."""
+    return tuple(int(plane[0, 0]) for plane in _i420(np.full((2, 2, 3), rgb, np.uint8)))
+
+
+def _paste(planes: Planes, patch: _Patch, x: int, y: int) -> None:
+    """Put ``patch`` with its top left at (x, y), cut at the edges; (x, y) even for a coloured patch."""
+    luma = planes[0]
+    height, width = patch.y.shape
+    if x >= 0 and y >= 0 and x + width <= luma.shape[1] and y + height <= luma.shape[0]:  # most patches: whole
+        luma[y : y + height, x : x + width] = patch.y
+        if patch.u is not None:
+            planes[1][y // 2 : (y + height) // 2, x // 2 : (x + width) // 2] = patch.u
+            planes[2][y // 2 : (y + height) // 2, x // 2 : (x + width) // 2] = patch.v
+        return
+    left, top = max(x, 0), max(y, 0)
+    right, bottom = min(x + width, luma.shape[1]), min(y + height, luma.shape[0])
+    if right <= left or bottom <= top:
+        return
+    luma[top:bottom, left:right] = patch.y[top - y : bottom - y, left - x : right - x]
+    if patch.u is not None:
+        for plane, chroma in zip(planes[1:], (patch.u, patch.v)):
+            plane[top // 2 : bottom // 2, left // 2 : right // 2] = chroma[(top - y) // 2 : (bottom - y) // 2, (left - x) // 2 : (right - x) // 2]
+
+
+def _fill(planes: Planes, x0: int, y0: int, x1: int, y1: int, yuv: tuple[int, int, int]) -> None:
+    """Fill the luma rectangle x0..x1, y0..y1 (inclusive) with a colour, and the chroma
+    samples it touches (a thin mark is coloured in full, not blended into its neighbours)."""
+    if x1 < x0 or y1 < y0:
+        return
+    planes[0][y0 : y1 + 1, x0 : x1 + 1] = yuv[0]
+    planes[1][y0 // 2 : y1 // 2 + 1, x0 // 2 : x1 // 2 + 1] = yuv[1]
+    planes[2][y0 // 2 : y1 // 2 + 1, x0 // 2 : x1 // 2 + 1] = yuv[2]
 
 
 def _track(name: str, schedule: Schedule, n_frames: int) -> _Track:
@@ -509,7 +797,9 @@ def _track(name: str, schedule: Schedule, n_frames: int) -> _Track:
         (schedule.dropped, "skipped"),
     ]
     notes = [", ".join(note for flag, note in flags if flag[k]) for k in range(schedule.n_chunks)]
-    return _Track(name, schedule, rule_rgb(name), chunk_of_frame, schedule.centre_s, notes)
+    windows_s = [schedule.window_s(k) + schedule.window_s(k, within_audio=True) for k in range(schedule.n_chunks)]
+    rgb = rule_rgb(name)
+    return _Track(name, schedule, rgb, _yuv(rgb), chunk_of_frame, schedule.centre_s, windows_s, notes)
 
 
 def _widest_window_text(s: Schedule) -> str:
@@ -555,9 +845,9 @@ def _whisper_lane(analysis: Analysis, layer: int, lane_h: int) -> _Lane:
     features = w.features[:, layer, :].T  # (dim, W)
     n_layers = w.features.shape[1]
     if w.source == SOURCE_FALLBACK:
-        label = f"whisper50  50 Hz  {SOURCE_FALLBACK}: no Whisper weights"
+        label = f"whisper50  50 Hz\n{SOURCE_FALLBACK}\n(no weights)"
         return _Lane(WHISPER50, label, _lane_image(features, lane_h, WHISPER50, robust=True))
-    label = f"whisper50  50 Hz  {w.model or 'encoder'} layer {layer % n_layers} of 0..{n_layers - 1}"
+    label = f"whisper50  50 Hz\n{w.model or 'encoder'}\nlayer {layer % n_layers} of 0..{n_layers - 1}"
     return _Lane(WHISPER50, label, _lane_image(features, lane_h, WHISPER50, robust=False))
 
 
@@ -597,86 +887,77 @@ def _rows_to_height(values: np.ndarray, height: int) -> np.ndarray:
 # --- Encoding -------------------------------------------------------------------------
 
 
-def _render(analysis: Analysis, strip: _Strip, g: _Geometry, out_path: Path, shift_s: float, report: Progress) -> None:
-    """One pass over the source: decode, draw, encode and mux, a frame at a time."""
+def _source_frames(analysis: Analysis) -> Iterator[tuple[int, av.VideoFrame]]:
+    """The source's frames in display order with their index in ``frame_times_s``; frames
+    the decoder cannot place there (a damaged stream) are skipped."""
     media = analysis.media
     pts_to_idx = {int(p): i for i, p in enumerate(media.video.frame_pts)}
-    n_frames = media.video.n_frames
-    every = max(1, n_frames // 100)
     try:
         source = av.open(media.path)
     except (av.FFmpegError, OSError) as exc:
         raise MusevizError(f"{os.path.basename(media.path)} cannot be read again for the overlay ({exc})") from None
-    try:
-        output = av.open(str(out_path), "w", format="mp4", options=MP4_OPTIONS)
-    except (av.FFmpegError, OSError) as exc:
-        source.close()
-        raise MusevizError(f"cannot write {out_path}: {getattr(exc, 'strerror', None) or exc}") from None
-    with source, output:
-        in_video = source.streams.video[0]
-        in_video.thread_type = "AUTO"
-        in_audio = source.streams.audio[0] if source.streams.audio else None
-        out_video = _add_video_stream(output, in_video, g)
-        audio = AudioTrack(output, in_audio, shift_s) if in_audio is not None else None
+    with source:
+        stream = source.streams.video[0]
+        stream.thread_type = "AUTO"
         done = 0
-        with _StripsAhead(strip) as strips:
-            for packet in source.demux([in_video] + ([in_audio] if in_audio else [])):
-                if packet.stream.type == "audio":
-                    audio.feed(packet)
-                    continue
-                for frame in decode_packet(packet):
-                    frame_idx = pts_to_idx.get(frame.pts, done if frame.pts is None else None)
-                    if frame_idx is None:
-                        continue
-                    out_frame = _compose(_upright(frame, media.video.rotation), strips.get(frame_idx), g)
-                    out_frame.pts = int(media.video.frame_pts[frame_idx])
-                    out_frame.time_base = in_video.time_base
-                    output.mux(out_video.encode(out_frame))
+        for packet in source.demux(stream):
+            for frame in decode_packet(packet):
+                frame_idx = pts_to_idx.get(frame.pts, done if frame.pts is None else None)
+                if frame_idx is not None:
                     done += 1
-                    if done % every == 0:
-                        report(done / n_frames, f"Rendering frame {done} of {n_frames}")
-        output.mux(out_video.encode())
-        if audio is not None:
-            audio.finish()
+                    yield frame_idx, frame
 
 
-class _StripsAhead:
-    """Draws the strips of the next ``STRIPS_AHEAD`` frames in a worker thread.
+@dataclass(eq=False)
+class _SourceAudio:
+    """The source's audio packets into the output, read from the source file in step with
+    the video written (``until``), so the mp4 interleaves them."""
 
-    The encoder releases the GIL, so drawing overlaps encoding; frames arrive in display
-    order, so the strips wanted next are known.
-    """
+    container: av.container.InputContainer
+    track: AudioTrack
+    packets: Iterator
+    time_base: Fraction
+    waiting: av.Packet | None = None
 
-    def __init__(self, strip: _Strip):
-        self.strip = strip
-        self.n_frames = len(strip.times_s)
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="museviz-strip")
-        self.pending: dict[int, Future] = {}
+    @classmethod
+    def open(cls, path: str, output, shift_s: float) -> _SourceAudio | None:
+        """None when the source has no audio."""
+        try:
+            container = av.open(path)
+        except (av.FFmpegError, OSError) as exc:
+            raise MusevizError(f"{os.path.basename(path)} cannot be read again for the overlay ({exc})") from None
+        if not container.streams.audio:
+            container.close()
+            return None
+        stream = container.streams.audio[0]
+        return cls(container, AudioTrack(output, stream, shift_s), container.demux(stream), stream.time_base)
 
-    def get(self, frame_idx: int) -> np.ndarray:
-        for stale in [i for i in self.pending if i < frame_idx]:
-            self.pending.pop(stale).cancel()
-        for i in range(frame_idx, min(frame_idx + STRIPS_AHEAD, self.n_frames)):
-            if i not in self.pending:
-                self.pending[i] = self.pool.submit(self.strip.draw_i420, i)
-        return self.pending.pop(frame_idx).result()
+    def until(self, t_s: float) -> None:
+        """Mux the packets that start at or before ``t_s`` (container time, s)."""
+        while True:
+            packet = self.waiting or next(self.packets, None)
+            if packet is None:
+                return
+            if packet.pts is not None and packet.pts * self.time_base > t_s:
+                self.waiting = packet
+                return
+            self.waiting = None
+            self.track.feed(packet)
 
-    def __enter__(self) -> _StripsAhead:
-        return self
+    def finish(self) -> None:
+        self.until(math.inf)
+        self.track.finish()
 
-    def __exit__(self, *exc) -> None:
-        for future in self.pending.values():
-            future.cancel()
-        self.pool.shutdown(wait=True)
+    def close(self) -> None:
+        self.container.close()
 
 
-def _add_video_stream(output, in_video, g: _Geometry):
+def _add_video_stream(output, video: VideoInfo, g: _Geometry):
     """libx264 in the source's time base, so every pts is kept as it is."""
-    rate = in_video.average_rate or in_video.guessed_rate or Fraction(25)
-    stream = output.add_stream(VIDEO_CODEC, rate=rate, options=dict(VIDEO_OPTIONS))
+    stream = output.add_stream(VIDEO_CODEC, rate=video.fps_fraction or Fraction(25), options=dict(VIDEO_OPTIONS))
     stream.width, stream.height, stream.pix_fmt = g.width, g.height, VIDEO_PIX_FMT
-    stream.time_base = in_video.time_base
-    stream.codec_context.time_base = in_video.time_base
+    stream.time_base = video.time_base
+    stream.codec_context.time_base = video.time_base
     stream.codec_context.thread_type = "AUTO"
     return stream
 
@@ -688,19 +969,26 @@ def _upright(frame: av.VideoFrame, rotation: int) -> av.VideoFrame:
     return av.VideoFrame.from_ndarray(upright(frame.to_ndarray(format="rgb24"), rotation), format="rgb24")
 
 
-def _compose(frame: av.VideoFrame, strip_i420: np.ndarray, g: _Geometry) -> av.VideoFrame:
-    """The source picture's YUV planes as they are (scaled only to upscale), the strip below."""
+def _painted(strip: _Strip, frame_idx: int) -> av.VideoFrame:
+    """An output frame with the strip of frame ``frame_idx`` painted, and black around
+    where a narrow picture goes."""
+    g = strip.g
+    out = av.VideoFrame(g.width, g.height, VIDEO_PIX_FMT)
+    planes = [plane_array(plane) for plane in out.planes]
+    if (g.picture_w, g.picture_h) != (g.width, g.picture_area_h):  # black around a narrow picture, and in its 1 px pad
+        for shift, black, plane in zip((0, 1, 1), (16, 128, 128), planes):
+            plane[: g.picture_area_h >> shift] = black
+    strip.paint(frame_idx, tuple(plane[g.picture_area_h >> shift :] for shift, plane in zip((0, 1, 1), planes)))
+    return out
+
+
+def _compose(frame: av.VideoFrame, out: av.VideoFrame, g: _Geometry) -> av.VideoFrame:
+    """The source picture's YUV planes as they are (scaled only to upscale) into ``out``, above its strip."""
     if frame.format.name != VIDEO_PIX_FMT or (frame.width, frame.height) != (g.picture_w, g.picture_h):
         frame = frame.reformat(width=g.picture_w, height=g.picture_h, format=VIDEO_PIX_FMT)
-    out = av.VideoFrame(g.width, g.height, VIDEO_PIX_FMT)
-    bordered = (g.picture_w, g.picture_h) != (g.width, g.picture_area_h)
-    strip_planes = _i420_planes(strip_i420, g.width, g.strip_h)
-    for shift, black, out_plane, picture_plane, strip_plane in zip((0, 1, 1), (16, 128, 128), out.planes, frame.planes, strip_planes):
+    for shift, out_plane, picture_plane in zip((0, 1, 1), out.planes, frame.planes):
         target, picture = plane_array(out_plane), plane_array(picture_plane)
-        top, x = g.picture_area_h >> shift, g.picture_x >> shift
-        target[top:] = strip_plane
-        if bordered:  # black around a narrow picture, and in its 1 px pad
-            target[:top] = black
+        x = g.picture_x >> shift
         target[: picture.shape[0], x : x + picture.shape[1]] = picture
     return out
 

@@ -1,7 +1,10 @@
 """The pictures: each builds from plain data, answers its question, and marks what goes wrong."""
 
+import importlib
 import inspect
+import pkgutil
 import re
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 
 import numpy as np
@@ -185,7 +188,10 @@ def test_frame_formulas_are_the_lines_frame_figure_prints():
 
 
 def test_plots_build_figures_without_pyplot_so_threads_do_not_share_state():
-    assert not re.search(r"^\s*(import|from)\s.*pyplot", inspect.getsource(plots), re.MULTILINE)
+    modules = [importlib.import_module(f"museviz.plots.{m.name}") for m in pkgutil.iter_modules(plots.__path__)]
+    assert len(modules) >= 7
+    for module in [plots, *modules]:
+        assert not re.search(r"^\s*(import|from)\s.*pyplot", inspect.getsource(module), re.MULTILINE), module.__name__
 
 
 def test_every_rule_is_drawn_in_time_labelled_with_the_grid_it_reads():
@@ -197,3 +203,26 @@ def test_every_rule_is_drawn_in_time_labelled_with_the_grid_it_reads():
     for name, rule in RULES.items():
         assert (name if rule.grid == rule.stream else f"{name} ({rule.grid})") in words, name
     assert "✕ not paired: sonic makes 12.5 frames a second" in texts(plots.timeline_figure(t, s, ["sonic"], 0, 6))
+
+
+def test_a_kept_frame_figure_draws_each_frame_as_a_new_one_would_whatever_came_before():
+    t = constant_rate(NTSC, 10)
+    s = schedule_all(t)
+    kept = plots.FrameFigure(t, s, ["exact", "musetalk-v1.5", "wav2lip", "sonic"])
+    # the middle, the first frame (zero-padded windows), the last (no wav2lip chunk: taller,
+    # another legend), one sonic skips, and the middle again
+    for frame in (137, 0, t.n_frames - 1, 61, 137):
+        fresh = plots.figure_rgb(plots.frame_figure(t, s, frame, ["exact", "musetalk-v1.5", "wav2lip", "sonic"]))
+        np.testing.assert_array_equal(kept.rgb(frame), fresh)
+    assert f"frame {t.n_frames - 1}" in texts(kept.figure(t.n_frames - 1))
+
+
+def test_threads_sharing_a_frame_figure_each_get_their_frame():
+    t = constant_rate(25, 6)
+    s = schedule_all(t)
+    kept = plots.FrameFigure(t, s, formulas=False)
+    frames = [10, 75, 140, 10, 75, 140]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        drawn = list(pool.map(kept.rgb, frames))
+    for frame, image in zip(frames, drawn):
+        np.testing.assert_array_equal(image, plots.figure_rgb(plots.frame_figure(t, s, frame, formulas=False)))
