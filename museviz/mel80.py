@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import librosa
 import numpy as np
 
 from museviz.grid import MEL80_HOP_LENGTH as HOP_LENGTH
@@ -21,6 +20,9 @@ PREEMPHASIS = 0.97
 REF_LEVEL_DB = 20
 MIN_LEVEL_DB = -100
 MAX_ABS_VALUE = 4.0  # the spectrogram is scaled to [-4, 4]
+SLANEY_HZ_PER_MEL = 200 / 3  # the mel scale's linear part, below 1 kHz
+SLANEY_BREAK_HZ = 1000.0
+SLANEY_LOG_STEP = np.log(6.4) / 27  # its log part: 27 mels per factor 6.4 above 1 kHz
 BLOCK_FRAMES = 4096  # STFT frames transformed at once: 51 s of audio, about 40 MB of work arrays
 
 
@@ -78,4 +80,28 @@ def _window() -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def _mel_basis() -> np.ndarray:
-    return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=FMIN_HZ, fmax=FMAX_HZ)
+    """(80, 1 + N_FFT // 2) float32: triangles evenly spaced on the Slaney mel scale from
+    ``FMIN_HZ`` to ``FMAX_HZ``, each of area one over its band (Slaney's normalisation),
+    the basis ``librosa.filters.mel`` gives with its defaults (tests compare the two)."""
+    edges_hz = _slaney_hz(np.linspace(_slaney_mel(FMIN_HZ), _slaney_mel(FMAX_HZ), N_MELS + 2))
+    bin_hz = np.linspace(0, SAMPLE_RATE / 2, 1 + N_FFT // 2)
+    widths = np.diff(edges_hz)
+    below = edges_hz[:, None] - bin_hz[None, :]
+    rising = -below[:-2] / widths[:-1, None]
+    falling = below[2:] / widths[1:, None]
+    triangles = np.maximum(0, np.minimum(rising, falling))
+    return (triangles * (2.0 / (edges_hz[2:] - edges_hz[:-2]))[:, None]).astype(np.float32)
+
+
+def _slaney_mel(hz):
+    """Hz to Slaney's mel: linear below 1 kHz, logarithmic above."""
+    hz = np.asarray(hz, dtype=np.float64)
+    linear = hz / SLANEY_HZ_PER_MEL
+    log = SLANEY_BREAK_HZ / SLANEY_HZ_PER_MEL + np.log(np.maximum(hz, SLANEY_BREAK_HZ) / SLANEY_BREAK_HZ) / SLANEY_LOG_STEP
+    return np.where(hz >= SLANEY_BREAK_HZ, log, linear)
+
+
+def _slaney_hz(mel: np.ndarray) -> np.ndarray:
+    """Slaney's mel to Hz (the inverse of ``_slaney_mel``)."""
+    break_mel = SLANEY_BREAK_HZ / SLANEY_HZ_PER_MEL
+    return np.where(mel >= break_mel, SLANEY_BREAK_HZ * np.exp(SLANEY_LOG_STEP * (mel - break_mel)), SLANEY_HZ_PER_MEL * mel)

@@ -9,7 +9,7 @@ import whisper
 from scipy.signal import lfilter
 
 from museviz.grid import SOURCE_ENCODER, SOURCE_FALLBACK, n_mel_frames, n_tokens
-from museviz.mel80 import mel80
+from museviz.mel80 import _mel_basis, mel80
 from museviz.whisper50 import load_encoder, whisper50
 
 
@@ -38,6 +38,12 @@ def test_mel80_equals_librosa_recipe_within_1e3(seconds):
     assert ours.shape == reference.shape == (80, n_mel_frames(len(wav)))
     assert ours.shape[1] == 1 + len(wav) // 200
     assert np.max(np.abs(ours - reference)) < 1e-3
+
+
+def test_mel_basis_is_librosas_slaney_basis():
+    reference = librosa.filters.mel(sr=16000, n_fft=800, n_mels=80, fmin=55, fmax=7600)
+    assert _mel_basis().dtype == reference.dtype
+    np.testing.assert_allclose(_mel_basis(), reference, rtol=0, atol=1e-8)
 
 
 def direct_hidden_states(model, mel_segment: torch.Tensor) -> list[torch.Tensor]:
