@@ -24,27 +24,13 @@ from whisper.audio import HOP_LENGTH, N_FRAMES
 
 from museviz.config import CHECKPOINT_ENV, DEFAULT_MODEL, offline
 from museviz.errors import MusevizError
+from museviz.features import Whisper50
 from museviz.grid import MEL_FRAMES_PER_TOKEN, SOURCE_ENCODER, SOURCE_FALLBACK, WHISPER_HOP_LENGTH, n_tokens
 
 assert HOP_LENGTH == WHISPER_HOP_LENGTH, "openai-whisper changed its hop length"
 SEGMENT_MEL_FRAMES = N_FRAMES  # 3000 mel frames: one 30 s encoder input
 SEGMENTS_PER_BATCH = 4  # encoder inputs per forward pass; bounds memory on long clips
 DOWNLOAD_PROBE_TIMEOUT_S = 3.0
-
-
-@dataclass(frozen=True, eq=False)
-class Whisper50:
-    """whisper50 features ``(W, layers, dim)`` float32 and where they came from.
-
-    ``source`` is ``"whisper-encoder"`` or, without weights, ``"logmel-pool"``: the log-mel
-    averaged in pairs, shape ``(W, 1, n_mels)``, on the same 50 Hz grid. ``warning`` says
-    so in a sentence when it applies.
-    """
-
-    features: np.ndarray
-    source: str
-    model: str | None
-    warning: str | None = None
 
 
 @dataclass(frozen=True)
