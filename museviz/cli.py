@@ -200,9 +200,9 @@ def _analyze(args: argparse.Namespace) -> int:
 
     custom = load_rules(args.rule)
     check_video(args.video, _limits(args))
-    from museviz.analysis import Options, analyze
-    from museviz.overlay import DEFAULT_OVERLAY_RULES, render_overlay
-    from museviz.plots import DEFAULT_PLOT_RULES, save_plots
+    from museviz.analysis import Options
+    from museviz.outputs import Wanted, analyze_and_draw
+    from museviz.overlay import DEFAULT_OVERLAY_RULES
     from museviz.report import write_report
 
     options = Options(
@@ -217,16 +217,22 @@ def _analyze(args: argparse.Namespace) -> int:
         lse_crop=args.lse_crop,
         custom_rules=custom,
     )
-    analysis = analyze(args.video, options)
     yours = [r.name for r in custom]
     out = Path(args.out)
     created = not out.exists()
+    wanted = Wanted(
+        out,
+        plots=not args.no_plots,
+        plot_rules=_with_defaults_of_plots(yours),
+        overlay=None if args.no_overlay else out / OVERLAY_NAME,
+        overlay_rules=[*DEFAULT_OVERLAY_RULES, *yours],
+        shift_ms=args.shift_ms,
+    )
     try:
-        paths = list(write_report(analysis, out).values())
-        if not args.no_plots:
-            paths += save_plots(analysis, out, rules=[*DEFAULT_PLOT_RULES, *yours]).values()
-        if not args.no_overlay:
-            paths.append(render_overlay(analysis, out / OVERLAY_NAME, rules=[*DEFAULT_OVERLAY_RULES, *yours], shift_ms=args.shift_ms))
+        out.mkdir(parents=True, exist_ok=True)
+        made = analyze_and_draw(args.video, options, wanted, processes=True)
+        analysis = made.analysis
+        paths = [*write_report(analysis, out).values(), *made.plots.values(), *([made.overlay] if made.overlay else [])]
     except OSError as exc:
         if created:
             shutil.rmtree(out, ignore_errors=True)
@@ -240,6 +246,16 @@ def _analyze(args: argparse.Namespace) -> int:
     print(summary(analysis))
     print(f"wrote {len(paths)} files into {out}: " + ", ".join(p.name for p in paths))
     return 0
+
+
+def _with_defaults_of_plots(yours: list[str]) -> list[str] | None:
+    """The plots' rules: the default ones and ``yours`` (None, the defaults, without
+    importing matplotlib, when there are none of yours)."""
+    if not yours:
+        return None
+    from museviz.plots import DEFAULT_PLOT_RULES
+
+    return [*DEFAULT_PLOT_RULES, *yours]
 
 
 def _audit(args: argparse.Namespace) -> int:

@@ -34,9 +34,9 @@ import numpy as np
 from museviz.analysis import Analysis
 from museviz.errors import MusevizError
 from museviz.grid import SOURCE_FALLBACK
-from museviz.media import VideoInfo, plane_array, upright
+from museviz.media import VideoInfo, placed_frames, plane_array, upright
 from museviz.palette import LEVEL_COLORS, rule_rgb
-from museviz.remux import MP4_OPTIONS, AudioTrack, decode_packet
+from museviz.remux import MP4_OPTIONS, AudioTrack
 from museviz.rules import MEL80, STREAM_RATES, WHISPER50, Schedule
 
 DEFAULT_OVERLAY_RULES = ("exact", "musetalk-v1", "musetalk-v1.5", "wav2lip")
@@ -131,7 +131,7 @@ def render_overlay(
     n_frames = analysis.media.video.n_frames
     every = max(1, n_frames // 100)
     with OverlayWriter(analysis, out_path, rules=rules, shift_ms=shift_ms, layer=layer) as writer:
-        for done, (frame_idx, frame) in enumerate(_source_frames(analysis), start=1):
+        for done, (frame_idx, frame) in enumerate(placed_frames(analysis.media), start=1):
             writer.add(frame_idx, frame)
             if done % every == 0:
                 report(done / n_frames, f"Rendering frame {done} of {n_frames}")
@@ -885,27 +885,6 @@ def _rows_to_height(values: np.ndarray, height: int) -> np.ndarray:
 
 
 # --- Encoding -------------------------------------------------------------------------
-
-
-def _source_frames(analysis: Analysis) -> Iterator[tuple[int, av.VideoFrame]]:
-    """The source's frames in display order with their index in ``frame_times_s``; frames
-    the decoder cannot place there (a damaged stream) are skipped."""
-    media = analysis.media
-    pts_to_idx = {int(p): i for i, p in enumerate(media.video.frame_pts)}
-    try:
-        source = av.open(media.path)
-    except (av.FFmpegError, OSError) as exc:
-        raise MusevizError(f"{os.path.basename(media.path)} cannot be read again for the overlay ({exc})") from None
-    with source:
-        stream = source.streams.video[0]
-        stream.thread_type = "AUTO"
-        done = 0
-        for packet in source.demux(stream):
-            for frame in decode_packet(packet):
-                frame_idx = pts_to_idx.get(frame.pts, done if frame.pts is None else None)
-                if frame_idx is not None:
-                    done += 1
-                    yield frame_idx, frame
 
 
 @dataclass(eq=False)
