@@ -39,6 +39,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import _floor  # noqa: E402
 from bench._common import median, speech_for, timed  # noqa: E402
 from museviz import synth  # noqa: E402
 from museviz.analysis import Analysis, Options, analyze  # noqa: E402
@@ -161,44 +162,9 @@ def write_input(path: Path, duration_s: float, size: tuple[int, int], face: bool
 
 
 def reencode(src: Path, dst: Path, pad_to: tuple[int, int] | None = None) -> None:
-    """The baseline: decode every frame and encode it again, audio copied, as the overlay does.
-
-    ``pad_to`` (width, height) pads each frame with black (ffmpeg's ``pad`` filter) to
-    the overlay's size: the encoder's own cost of frames that big.
-    """
-    with av.open(str(src)) as source, av.open(str(dst), "w", format="mp4") as output:
-        in_video, in_audio = source.streams.video[0], source.streams.audio[0]
-        in_video.thread_type = "AUTO"
-        width, height = pad_to or (in_video.width, in_video.height)
-        out_video = output.add_stream(VIDEO_CODEC, rate=in_video.average_rate, options=dict(VIDEO_OPTIONS))
-        out_video.width, out_video.height, out_video.pix_fmt = width, height, VIDEO_PIX_FMT
-        out_video.time_base = out_video.codec_context.time_base = in_video.time_base
-        out_video.codec_context.thread_type = "AUTO"
-        out_audio = output.add_stream_from_template(in_audio)
-        pad = _pad_graph(in_video, width, height) if pad_to else None
-        for packet in source.demux(in_video, in_audio):
-            if packet.stream is in_audio:
-                if packet.dts is not None:
-                    packet.stream = out_audio
-                    output.mux(packet)
-                continue
-            for frame in packet.decode():
-                if pad is not None:
-                    pad.push(frame)
-                    frame = pad.pull()
-                output.mux(out_video.encode(frame))
-        output.mux(out_video.encode())
-
-
-def _pad_graph(in_video, width: int, height: int) -> av.filter.Graph:
-    graph = av.filter.Graph()
-    source = graph.add_buffer(template=in_video)
-    pad = graph.add("pad", f"{width}:{height}:0:0:black")
-    sink = graph.add("buffersink")
-    source.link_to(pad)
-    pad.link_to(sink)
-    graph.configure()
-    return graph
+    """The baseline: every frame decoded and encoded again with the overlay's settings
+    (padded with black to ``pad_to``), audio copied (``bench._floor.reencode``)."""
+    _floor.reencode(src, dst, VIDEO_CODEC, VIDEO_PIX_FMT, VIDEO_OPTIONS, pad_to)
 
 
 def render_naive(analysis: Analysis, dst: Path) -> None:
