@@ -70,16 +70,17 @@ def median(values: list[float]) -> float:
 
 
 @contextmanager
-def app_server(work: Path) -> Iterator[tuple[str, subprocess.Popen]]:
-    """``python app.py`` on a free port, its temp folders and log under ``work``; yields
-    (url, process) once a gradio_client can connect, and stops it afterwards."""
+def app_server(work: Path, extra_env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``python app.py`` on a free port, its temp folders and log under ``work`` (and
+    ``extra_env`` in its environment); yields (url, process) once a gradio_client can
+    connect, and stops it afterwards."""
     from gradio_client import Client
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
-           "GRADIO_TEMP_DIR": str(work / "gradio"), "TMPDIR": str(work)}
+           "GRADIO_TEMP_DIR": str(work / "gradio"), "TMPDIR": str(work), **(extra_env or {})}
     url = f"http://127.0.0.1:{port}/"
     with open(work / "app.log", "w") as log:
         server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -12,6 +12,7 @@ import functools
 import html
 import logging
 import os
+import queue
 import shutil
 import stat
 import tempfile
@@ -29,7 +30,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from museviz.analysis import Analysis, Options, analyze
+from museviz.analysis import Analysis, Options
 from museviz.audit import VIDEO_SUFFIXES, AuditSettings, run_audit, summary_text
 from museviz.checks import Check, rule_checks
 from museviz.config import (
@@ -50,8 +51,10 @@ from museviz.fix import parse_fps as parse_output_fps
 from museviz.frames import FrameStore
 from museviz.grid import SOURCE_FALLBACK
 from museviz.lse import CROP_FACE, CROP_MODES, KEEP_MAX_OFFSET_FRAMES as LSE_MAX_OFFSET, KEEP_MIN_LSE_C, offset_words
-from museviz.media import Limits, read_frame
-from museviz.overlay import DEFAULT_OVERLAY_RULES, FrameView, render_overlay
+from museviz.features import Whisper50
+from museviz.media import Limits, Media, read_frame
+from museviz.outputs import Made, Wanted, analyze_and_draw
+from museviz.overlay import DEFAULT_OVERLAY_RULES, FrameView
 from museviz.palette import LEVEL_COLORS, rule_color
 from museviz.plots import (
     DEFAULT_PLOT_RULES,
@@ -59,11 +62,10 @@ from museviz.plots import (
     frame_figure,
     frame_formulas,
     mapping_figure,
-    save_plots,
     timeline_figure,
 )
 from museviz.report import report_dict, write_report
-from museviz.rules import RULES, Timeline, schedule_all
+from museviz.rules import RULES, Schedule, Timeline, schedule_all
 from museviz.mouth import parse_roi
 from museviz.spec import parse_spec
 from museviz.systems import TABLE_COLUMNS, system_rows
@@ -162,40 +164,75 @@ def run_analysis(video, rules, whisper, fps, tolerance_s, roi, with_overlay, shi
                  progress=gr.Progress()) -> Iterator[tuple]:
     """The Analyze button. Yields the values of ``ANALYZE_OUTPUTS``, in that order.
 
-    The summary and checks come first, then the plots, then the overlay; the last yield
-    repeats every output so that an API client's ``predict`` gets them all.
+    The analysis runs in a thread of its own (``analyze_and_draw``: one pass over the
+    pictures for the sync estimate, LSE, Inspect's thumbnails and the overlay, the plots
+    drawn beside it) and this generator yields as its parts arrive: the summary and the
+    rules' checks as soon as the clip is probed, each plot as it is written, then the sync
+    and LSE panels, the downloads and the overlay. The last yield repeats every output so
+    that an API client's ``predict`` gets them all.
     """
     if not video:
         raise gr.Error("Upload a video or pick one of the examples first.")
     with _request_folder("req-") as work:
         options = _options(whisper, fps, tolerance_s, roi, syncnet, lse_crop)
-        analysis = analyze(video, options, progress=lambda f, d: progress(0.3 * f, desc=d))
         rules = _plot_rules(rules)
-        session = _Session(analysis)
-        n_frames = analysis.media.video.n_frames
+        wanted = Wanted(work, plot_rules=rules, overlay=work / "overlay.mp4" if with_overlay else None,
+                        overlay_rules=rules or list(DEFAULT_OVERLAY_RULES), shift_ms=float(shift_ms or 0), thumbnails=True)
         out = dict.fromkeys(ANALYZE_OUTPUTS)
+        for kind, value in _analysis_events(video, options, wanted):
+            if kind == "progress":
+                progress(value[0], desc=value[1])
+            elif kind == "probe":
+                out.update(summary=summary_html(value.media, value.schedules), checks=checks_html(value.checks))
+                yield tuple(out.values())
+            elif kind == "plot":
+                out[value[0]] = str(value[1])
+                yield tuple(out.values())
+            else:
+                made: Made = value
+        analysis = made.analysis
+        session = _Session(analysis, frames=made.frames)
+        n_frames = analysis.media.video.n_frames
         out.update(
-            banner=banner_markdown(analysis), summary=summary_html(analysis), checks=checks_html(analysis.checks),
-            sync_panel=sync_html(analysis), lse_panel=lse_html(analysis), report=report_dict(analysis), analysis_id=_remember(session),
             frame_idx=gr.update(maximum=max(n_frames - 1, 0), value=n_frames // 2),
+            banner=banner_markdown(analysis), summary=summary_html(analysis.media, analysis.schedules, analysis.mel80, analysis.whisper),
+            checks=checks_html(analysis.checks), sync_panel=sync_html(analysis), lse_panel=lse_html(analysis),
+            report=report_dict(analysis), analysis_id=_remember(session),
         )
-        yield tuple(out.values())
-
-        progress(0.35, desc="Drawing the plots")
-        plots = save_plots(analysis, work, rules=rules)
-        out.update({name: str(plots[name]) if name in plots else None for name in PLOT_NAMES})
-        yield tuple(out.values())
-
-        session.frames = FrameStore.build(analysis.media, progress=lambda f, d: progress(0.5 + 0.15 * f, desc=d))
         files = write_report(analysis, work, out["report"])
-        downloads = [str(files["report"]), str(files["features"])]
-        if with_overlay:
-            overlay = render_overlay(analysis, work / "overlay.mp4", rules=rules or list(DEFAULT_OVERLAY_RULES), shift_ms=float(shift_ms or 0),
-                                     progress=lambda f, d: progress(0.65 + 0.35 * f, desc=d))
-            out["overlay"] = str(overlay)
-            downloads.append(str(overlay))
-        out["downloads"] = downloads
+        out["downloads"] = [str(files["report"]), str(files["features"])] + ([str(made.overlay)] if made.overlay else [])
+        out["overlay"] = str(made.overlay) if made.overlay else None
         yield tuple(out.values())
+
+
+def _analysis_events(video: str, options: Options, wanted: Wanted) -> Iterator[tuple[str, object]]:
+    """Run ``analyze_and_draw`` in a thread and yield what it reports as it comes:
+    ("progress", (fraction, words)), ("probe", Probe), ("plot", (name, path)), and last
+    ("made", Made). Its error is raised here; the thread is always waited for, so nothing
+    it writes outlives the request's folder."""
+    events: queue.Queue = queue.Queue()
+
+    def work() -> None:
+        try:
+            made = analyze_and_draw(video, options, wanted, lambda f, d: events.put(("progress", (f, d))),
+                                    on_probe=lambda probe: events.put(("probe", probe)),
+                                    on_plot=lambda name, path: events.put(("plot", (name, path))))
+            events.put(("made", made))
+        except BaseException as exc:
+            events.put(("error", exc))
+
+    worker = threading.Thread(target=work, name="museviz-analysis", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = events.get()
+            if kind == "error":
+                raise value
+            yield kind, value
+            if kind == "made":
+                return
+    finally:
+        worker.join()
 
 
 AUDIT_TABLE_COLUMNS = ("path", "keep", "reasons", "fps_fraction", "vfr", "n_frames", "mismatch_s", "sync_offset_ms", "sync_confidence",
@@ -503,26 +540,32 @@ def banner_markdown(analysis: Analysis) -> str:
     )
 
 
-def summary_html(analysis: Analysis) -> str:
-    """The summary table: the clip, its features, and each rule's chunk count and grid."""
-    v, a, w = analysis.media.video, analysis.media.audio, analysis.whisper
+def summary_html(media: Media, schedules: dict[str, Schedule], mel80: np.ndarray | None = None, whisper: Whisper50 | None = None) -> str:
+    """The summary table: the clip, its features (or that they are being computed), and
+    each rule's chunk count and grid."""
+    v, a = media.video, media.audio
     audio = f"{a.duration_s:.3f} s ({a.sample_rate} Hz, {a.channels} ch, {a.codec})" if a.present else "none"
+    if whisper is None:
+        whisper_text = mel_text = "<i>computing…</i>"
+    else:
+        whisper_text = (f"{whisper.features.shape[0]} tokens x {whisper.features.shape[1]} layers x {whisper.features.shape[2]} ({whisper.source}"
+                        f"{', ' + html.escape(whisper.model) if whisper.model else ''})")
+        mel_text = f"{mel80.shape[1]} frames"
     rows = [
-        ("file", html.escape(os.path.basename(analysis.media.path))),
+        ("file", html.escape(os.path.basename(media.path))),
         ("frame rate", f"<b>{v.fps_text}</b> = {v.fps:.5f} fps" + (" (variable)" if v.vfr else "")),
         ("frames", f"<b>{v.n_frames}</b> ({'x'.join(map(str, v.display_size))}{', rotated' if v.rotation else ''}, {v.codec})"),
         ("video duration", f"{v.duration_s:.3f} s"),
         ("audio duration", audio),
-        ("whisper50", f"{w.features.shape[0]} tokens x {w.features.shape[1]} layers x {w.features.shape[2]} ({w.source}"
-                      f"{', ' + html.escape(w.model) if w.model else ''})"),
-        ("mel80", f"{analysis.mel80.shape[1]} frames"),
+        ("whisper50", whisper_text),
+        ("mel80", mel_text),
     ]
     table = "".join(f"<tr><th>{k}</th><td>{val}</td></tr>" for k, val in rows)
     chunks = "".join(
         f"<tr><td><span class='swatch' style='background:{rule_color(name)}'></span>{name}</td><td>{s.grid}</td>"
         f"<td>{s.fps_used:g}</td><td>{s.n_chunks}</td><td>{s.n_chunks - v.n_frames:+d}</td>"
         f"<td>{html.escape(s.error or '')}</td></tr>"
-        for name, s in analysis.schedules.items()
+        for name, s in schedules.items()
     )
     return (
         f"<div class='mv-summary'><table class='mv-table'>{table}</table>"
