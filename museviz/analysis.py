@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ import numpy as np
 from museviz.checks import DEFAULT_DURATION_TOLERANCE_S, Check, run_checks, sync_check
 from museviz.config import DEFAULT_MODEL
 from museviz.errors import MusevizError
-from museviz.features import Features, Whisper50, extract_features
+from museviz.features import Features, Whisper50, extract_features, extract_features_into, read_features
 from museviz.lse import CROP_FACE, LseResult
 from museviz.media import Limits, Media, read_media
 from museviz.mouth import Roi
@@ -126,11 +127,8 @@ def analyze(
         raise MusevizError(f"{options.fps:g} is not a frame rate: give a number between 0 and 1000")
     report(0.0, "Reading frame times and audio")
     media = read_media(path, options.limits)
-    with _features_pool(features_process) as pool:
-        # In a process of its own the encoder gets one thread: the pass keeps the other core busy,
-        # and a second thread only waited for it (measured: 0.7 s less wall time, 1.3 s less CPU).
-        threads = 1 if features_process else None
-        features = pool.submit(extract_features, media.audio_16k, options.whisper_checkpoint, options.whisper_model, threads)
+    with _features_pool(features_process) as pool, tempfile.TemporaryDirectory(prefix="museviz-features-") as handover:
+        features = _submit_features(pool, media, options, handover if features_process else None)
         probe = probe_clip(media, options)
         if on_probe:
             on_probe(probe)
@@ -187,6 +185,27 @@ def probe_clip(media: Media, options: Options = Options()) -> Probe:
     timeline = Timeline.of_media(media, options.fps)
     schedules = schedule_all(timeline) | {r.name: r.schedule(timeline) for r in options.custom_rules}
     return Probe(media, timeline, schedules, run_checks(media, timeline, schedules, options.duration_tolerance_s))
+
+
+def _submit_features(pool: Executor, media: Media, options: Options, handover: str | None) -> Future[Features]:
+    """The features of ``media``'s audio computed by ``pool``: in a thread, or in a process
+    that writes them into the folder ``handover``."""
+    args = (media.audio_16k, options.whisper_checkpoint, options.whisper_model)
+    if handover is None:
+        return pool.submit(extract_features, *args)
+    # In a process of its own the encoder gets one thread: the pass keeps the other core busy,
+    # and a second thread only waited for it (measured: 0.7 s less wall time, 1.3 s less CPU).
+    written = pool.submit(extract_features_into, handover, *args, 1)
+    features: Future[Features] = Future()
+
+    def read(done: Future) -> None:
+        try:
+            features.set_result(read_features(handover, done.result()))
+        except BaseException as exc:
+            features.set_exception(exc)
+
+    written.add_done_callback(read)
+    return features
 
 
 def _features_pool(in_process: bool) -> Executor:

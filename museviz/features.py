@@ -3,9 +3,13 @@ what it returns (torch-free: the process that receives features does not import 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
+
+MEL80_FILE = "mel80.npy"
+WHISPER50_FILE = "whisper50.npy"
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,3 +44,20 @@ def extract_features(audio_16k: np.ndarray, whisper_checkpoint: str | None, whis
 
     encoder = load_encoder(whisper_checkpoint, whisper_model)
     return mel80(audio_16k), whisper50(audio_16k, encoder)
+
+
+def extract_features_into(folder: str, audio_16k: np.ndarray, whisper_checkpoint: str | None, whisper_model: str, torch_threads: int | None = None) -> dict:
+    """``extract_features`` for another process: the arrays written into ``folder``
+    (``MEL80_FILE``, ``WHISPER50_FILE``), whisper50's source, model and warning returned.
+    A process hands them over as files rather than as a pickle, which the receiver would
+    hold twice while it unpickles (220 MB of features for 10 minutes)."""
+    mel, whisper = extract_features(audio_16k, whisper_checkpoint, whisper_model, torch_threads)
+    np.save(os.path.join(folder, MEL80_FILE), mel)
+    np.save(os.path.join(folder, WHISPER50_FILE), whisper.features)
+    return {"source": whisper.source, "model": whisper.model, "warning": whisper.warning}
+
+
+def read_features(folder: str, described: dict) -> Features:
+    """The features ``extract_features_into`` wrote into ``folder`` and described."""
+    mel = np.load(os.path.join(folder, MEL80_FILE))
+    return mel, Whisper50(np.load(os.path.join(folder, WHISPER50_FILE)), **described)

@@ -144,7 +144,9 @@ class _Maker:
     def _draw_features(self, timeline, mel, whisper) -> None:
         """features.png, once: from the features thread as they are ready, or from
         ``finish`` if that comes first."""
-        self._draw("features", timeline, mel, whisper.features, whisper.source, whisper.model)
+        from museviz.plots.save import features_inputs
+
+        self._draw("features", *features_inputs(timeline, mel, whisper))
 
     def _draw(self, name: str, *args) -> None:
         from museviz.plots.save import write_figure

@@ -857,15 +857,17 @@ def _lane_image(features: np.ndarray, lane_h: int, stream: str, robust: bool) ->
     ``robust``: one colour range for the whole array (its percentiles), for spectrograms;
     otherwise each dimension is z-scored, for encoder states whose dimensions differ in scale.
     """
-    values = np.asarray(features, np.float32)
-    if values.size and robust:
-        lo, hi = np.percentile(values, ROBUST_PERCENTILES)
-        unit = (values - lo) / max(hi - lo, 1e-6)
-    elif values.size:
-        z = (values - values.mean(axis=1, keepdims=True)) / (values.std(axis=1, keepdims=True) + 1e-6)
-        unit = (z + ENCODER_Z_RANGE) / (2 * ENCODER_Z_RANGE)
-    else:
-        unit = values
+    unit = np.array(features, np.float32)  # one copy, scaled in place (a 10 minute clip's states are 46 MB)
+    if unit.size and robust:
+        lo, hi = np.percentile(unit, ROBUST_PERCENTILES)
+        unit -= lo
+        unit /= max(hi - lo, 1e-6)
+    elif unit.size:
+        spread = unit.std(axis=1, keepdims=True) + 1e-6
+        unit -= unit.mean(axis=1, keepdims=True)
+        unit /= spread
+        unit += ENCODER_Z_RANGE
+        unit /= 2 * ENCODER_Z_RANGE
     rows = _rows_to_height(unit, lane_h)[::-1]
     levels = np.round(np.clip(rows, 0, 1) * 255).astype(np.uint8)
     lut = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], LANE_COLORMAPS[stream])[:, 0, ::-1]

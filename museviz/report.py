@@ -27,10 +27,15 @@ REPORT_NAME = "report.json"
 FEATURES_NAME = "features.npz"
 
 
-def report_dict(analysis: Analysis) -> dict:
-    """The report as plain JSON-able data (see ``docs/report.md``)."""
+def report_dict(analysis: Analysis, *, lists: bool = True) -> dict:
+    """The report as plain JSON-able data (see ``docs/report.md``).
+
+    ``lists=False`` leaves each schedule's windows as its array alone (a ``Windows`` with
+    no items), for ``report_json``, which writes them from the arrays: a 10 minute clip's
+    windows as Python lists take about 300 MB.
+    """
     with _no_cycle_collection():
-        return _report_dict(analysis)
+        return _report_dict(analysis, lists)
 
 
 @contextmanager
@@ -47,7 +52,7 @@ def _no_cycle_collection():
             gc.enable()
 
 
-def _report_dict(analysis: Analysis) -> dict:
+def _report_dict(analysis: Analysis, lists: bool) -> dict:
     media, video, audio = analysis.media, analysis.media.video, analysis.media.audio
     return {
         "schema": SCHEMA,
@@ -82,7 +87,7 @@ def _report_dict(analysis: Analysis) -> dict:
             },
             "mel80": {"count": int(analysis.mel80.shape[1]), "shape": list(analysis.mel80.shape)},
         },
-        "schemes": {name: _scheme(s, analysis.timeline) for name, s in analysis.schedules.items()},
+        "schemes": {name: _scheme(s, analysis.timeline, lists) for name, s in analysis.schedules.items()},
         "sync": analysis.sync.to_dict() if analysis.sync else {"error": analysis.sync_error},
         "lse": analysis.lse.to_dict(analysis.sync) if analysis.lse else {"error": analysis.lse_error},
         "checks": [asdict(c) for c in analysis.checks],
@@ -90,7 +95,7 @@ def _report_dict(analysis: Analysis) -> dict:
     }
 
 
-def _scheme(s: Schedule, timeline: Timeline) -> dict:
+def _scheme(s: Schedule, timeline: Timeline, lists: bool) -> dict:
     rule = s.definition or RULES[s.rule]
     drift = s.drift_s[np.isfinite(s.drift_s)]
     return {
@@ -103,8 +108,8 @@ def _scheme(s: Schedule, timeline: Timeline) -> dict:
         "fps_used": s.fps_used,
         "n_chunks": s.n_chunks,
         "n_valid": s.n_valid,
-        "indices": None if s.resampled else Windows.of(s.indices),
-        "positions": Windows.of(np.round(s.indices, POSITION_DECIMALS)) if s.resampled else None,
+        "indices": None if s.resampled else Windows.of(s.indices, lists),
+        "positions": Windows.of(np.round(s.indices, POSITION_DECIMALS), lists) if s.resampled else None,
         "span": s.span,
         "source_frame": s.source_frame.tolist(),
         "flags": {
@@ -132,8 +137,14 @@ class Windows(list):
     array: np.ndarray
 
     @classmethod
-    def of(cls, array: np.ndarray) -> Windows:
-        rows = (np.where(np.isnan(array), None, array) if array.dtype.kind == "f" and np.isnan(array).any() else array).tolist()
+    def of(cls, array: np.ndarray, lists: bool = True) -> Windows:
+        """The windows of ``array``, as lists too unless ``lists`` is False."""
+        if not lists:
+            rows = []
+        elif array.dtype.kind == "f" and np.isnan(array).any():
+            rows = np.where(np.isnan(array), None, array).tolist()
+        else:
+            rows = array.tolist()
         windows = cls(rows)
         windows.array = array
         return windows
@@ -258,7 +269,7 @@ def write_report(analysis: Analysis, out_dir: str | os.PathLike, report: dict | 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"report": out / REPORT_NAME, "features": out / FEATURES_NAME}
-    text = report_json(report if report is not None else report_dict(analysis))
+    text = report_json(report if report is not None else report_dict(analysis, lists=False))
     _atomic(paths["report"], lambda f: f.write(text.encode()))
     _atomic(paths["features"], lambda f: np.savez(f, **features_arrays(analysis)))
     return paths

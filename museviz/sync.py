@@ -38,6 +38,7 @@ import math
 import os
 import shlex
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -287,6 +288,11 @@ class SyncMeter:
         self._media = media
         self.reader = mouth_reader(media, roi)
         self.result: SyncResult | None = None
+        # The voice needs only the audio: it is filtered in a thread while the pass reads the
+        # pictures (and scipy.signal, 0.8 s to import, is imported there).
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="museviz-voice")
+        self._voice = pool.submit(Voice, media.audio_16k)
+        pool.shutdown(wait=False)
 
     def add(self, frame_idx: int, picture) -> None:
         self.reader.add(frame_idx, picture)
@@ -297,7 +303,7 @@ class SyncMeter:
         measured = np.count_nonzero(np.isfinite(mouth.signal))
         if measured < MIN_FRAMES:
             raise MusevizError(f"{os.path.basename(media.path)}: the mouth was measured in only {measured} of {video.n_frames} frames: sync needs at least {MIN_FRAMES}")
-        self.result = correlate(mouth, media.audio_16k, video.frame_times_s, video.fps, media.path)
+        self.result = correlate(mouth, media.audio_16k, video.frame_times_s, video.fps, media.path, self._voice.result())
         return self.result
 
 
@@ -374,9 +380,10 @@ def speech_share(audio: np.ndarray, times_s: np.ndarray) -> np.ndarray:
 # --- the correlation -----------------------------------------------------------------------
 
 
-def correlate(mouth: MouthTrack, audio: np.ndarray, times_s: np.ndarray, fps: float, path: str = "clip.mp4") -> SyncResult:
-    """The offset of ``mouth`` (measured at frame ``times_s``) against (N,) 16 kHz ``audio``."""
-    voice = Voice(audio)
+def correlate(mouth: MouthTrack, audio: np.ndarray, times_s: np.ndarray, fps: float, path: str = "clip.mp4", voice: Voice | None = None) -> SyncResult:
+    """The offset of ``mouth`` (measured at frame ``times_s``) against (N,) 16 kHz ``audio``
+    (whose ``Voice``, when given, is already computed)."""
+    voice = voice or Voice(audio)
     span = max(3, round(HIGHPASS_S * fps))
     mouth_hp = highpass(mouth.signal, span)
     raw_lags = np.arange(-MAX_LAG_FRAMES, MAX_LAG_FRAMES + LAG_STEP_FRAMES / 2, LAG_STEP_FRAMES)

@@ -83,7 +83,7 @@ class Deferred:
     rest in order; ``consumer`` is it (None before). Memory: the queue, never the clip.
     """
 
-    def __init__(self, ready: Future, make: Callable[[object], FrameConsumer], max_waiting_bytes: int = 256 * 2**20):
+    def __init__(self, ready: Future, make: Callable[[object], FrameConsumer], max_waiting_bytes: int = 64 * 2**20):
         self._ready = ready
         self._make = make
         self._limit = max_waiting_bytes

@@ -32,34 +32,45 @@ def features_figure(
     state shown (the last by default). Video frame boundaries are drawn over both (every
     n-th one on long clips).
     """
-    if mel80.ndim != 2:
-        raise ValueError(f"mel80 has shape {mel80.shape}: expected (80, M)")
+    return layer_figure(timeline, mel80, *shown_layer(whisper50, layer), source, model)
+
+
+def shown_layer(whisper50: np.ndarray, layer: int = -1) -> tuple[np.ndarray, int, int]:
+    """The (W, dim) hidden state ``layer`` of whisper50 (W, layers, dim), its index and the
+    number of layers: what ``features_figure`` draws of it."""
     if whisper50.ndim != 3:
         raise ValueError(f"whisper50 has shape {whisper50.shape}: expected (W, layers, dim)")
     n_layers = whisper50.shape[1]
     if not -n_layers <= layer < n_layers:
         raise ValueError(f"layer {layer} does not exist: whisper50 has {n_layers} layers (0 to {n_layers - 1})")
-    layer_idx = layer % n_layers
+    return whisper50[:, layer % n_layers, :], layer % n_layers, n_layers
+
+
+def layer_figure(timeline: Timeline, mel80: np.ndarray, layer_states: np.ndarray, layer_idx: int, n_layers: int, source: str, model: str | None = None) -> Figure:
+    """``features_figure`` from the one layer it shows (``shown_layer``): a process that
+    draws it is sent a fifth of the features."""
+    if mel80.ndim != 2:
+        raise ValueError(f"mel80 has shape {mel80.shape}: expected (80, M)")
     fallback = source == SOURCE_FALLBACK
     if fallback:
         source = f"{SOURCE_FALLBACK} FALLBACK (no Whisper weights: log-mel averaged to 50 Hz, not encoder features)"
     elif model:
         source = f"{source} ({model})"
     answer = (
-        f"mel80: {mel80.shape[1]} frames at 80 Hz; whisper50: {whisper50.shape[0]} tokens at 50 Hz from {source}; "
+        f"mel80: {mel80.shape[1]} frames at 80 Hz; whisper50: {layer_states.shape[0]} tokens at 50 Hz from {source}; "
         f"video: {timeline.n_frames} frames, their boundaries in white"
     )
     fig, body = _framed(13.0, 7.4, "What do the two audio streams look like under the video frames?", answer)
     ax_mel, ax_tok = body.subplots(2, 1, sharex=True)
     _feature_image(ax_mel, mel80, STREAM_RATES[MEL80], "magma", (-4.0, 4.0), "mel80 value")
-    tokens = whisper50[:, layer_idx, :].T
+    tokens = layer_states.T
     limits = tuple(np.percentile(tokens, (1, 99))) if tokens.size else (0.0, 1.0)
     _feature_image(ax_tok, tokens, STREAM_RATES[WHISPER50], "viridis", limits, "log-mel value" if fallback else "hidden state (1–99 %)")
     ax_mel.set_ylabel("mel80 bin (55–7600 Hz)\none column = 12.5 ms", fontsize=LABEL_SIZE)
     layer_words = "its only layer" if n_layers == 1 else f"layer {layer_idx} of 0–{n_layers - 1}" + (" (last)" if layer_idx == n_layers - 1 else "")
     ax_tok.set_ylabel(f"{'log-mel bin' if fallback else 'dimension'}, {layer_words}\none column = 20 ms", fontsize=LABEL_SIZE)
     ax_mel.set_title(f"mel80 (Wav2Lip, SyncNet): {mel80.shape[1]} frames", fontsize=LABEL_SIZE, loc="left")
-    ax_tok.set_title(f"whisper50 (MuseTalk, LatentSync): {whisper50.shape[0]} tokens, {source}", fontsize=LABEL_SIZE, loc="left")
+    ax_tok.set_title(f"whisper50 (MuseTalk, LatentSync): {layer_states.shape[0]} tokens, {source}", fontsize=LABEL_SIZE, loc="left")
     ax_tok.set_xlabel("time (s), 0 = first audio sample", fontsize=LABEL_SIZE)
     boundary = _frame_lines(ax_mel, timeline)
     _frame_lines(ax_tok, timeline)
