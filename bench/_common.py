@@ -69,6 +69,17 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def print_table(rows: list[tuple]) -> None:
+    """Rows of (figure, clip, measured, value, target, met: bool or None for context) in
+    aligned columns, each with its verdict."""
+    header = ("figure", "clip", "measured", "value", "target", "")
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(5)]
+    for row in [header] + rows:
+        cells = [str(cell).ljust(width) for cell, width in zip(row, widths)]
+        verdict = "" if row is header or row[5] is None else ("met" if row[5] else "NOT MET")
+        print("  ".join(cells + [verdict]))
+
+
 @contextmanager
 def app_server(work: Path, extra_env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
     """``python app.py`` on a free port, its temp folders and log under ``work`` (and

@@ -41,7 +41,7 @@ import av
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import median, speech_for, timed  # noqa: E402
+from bench._common import median, print_table, speech_for, timed  # noqa: E402
 from museviz import synth  # noqa: E402
 from museviz.fix import VIDEO_CODEC, VIDEO_OPTIONS, VIDEO_PIX_FMT, FixOptions, fix_clip, measure, plan_fix, write_fixed  # noqa: E402
 from museviz.remux import AUDIO_BIT_RATE, AUDIO_CODEC  # noqa: E402
@@ -89,12 +89,7 @@ def main() -> None:
     print(f"\nmuseviz fix benchmark{' (--quick: a short clip, not the figures)' if args.quick else ''}; medians of {args.runs} runs, "
           f"encoder {VIDEO_CODEC} {VIDEO_OPTIONS}")
     print(f"the fix: offset {result.before.sync.offset_frames:+d} frames measured, {after.offset_frames:+d} frames after ({after.offset_ms:+.0f} ms)")
-    header = ("figure", "clip", "measured", "value", "target", "")
-    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(5)]
-    for row in [header] + rows:
-        cells = [str(cell).ljust(width) for cell, width in zip(row, widths)]
-        verdict = "" if row is header or row[5] is None else ("met" if row[5] else "NOT MET")
-        print("  ".join(cells + [verdict]))
+    print_table(rows)
 
 
 def timed_cpu(fn) -> tuple[float, float]:

@@ -40,7 +40,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import _floor  # noqa: E402
-from bench._common import median, speech_for, timed  # noqa: E402
+from bench._common import median, print_table, speech_for, timed  # noqa: E402
 from museviz import synth  # noqa: E402
 from museviz.analysis import Analysis, Options, analyze  # noqa: E402
 from museviz.overlay import DEFAULT_OVERLAY_RULES, VIDEO_CODEC, FrameView, VIDEO_OPTIONS, VIDEO_PIX_FMT, render_overlay  # noqa: E402
@@ -116,12 +116,7 @@ def main() -> None:
 
 def _print_rows(rows: list[tuple], args: argparse.Namespace) -> None:
     print(f"\nmuseviz overlay benchmark{' (--quick: small clips, not the figures)' if args.quick else ''}; medians of {args.runs} runs, encoder {VIDEO_CODEC} {VIDEO_OPTIONS}")
-    header = ("figure", "clip", "measured", "value", "target", "")
-    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(5)]
-    for row in [header] + rows:
-        cells = [str(cell).ljust(width) for cell, width in zip(row, widths)]
-        verdict = "" if row is header or row[5] is None else ("met" if row[5] else "NOT MET")
-        print("  ".join(cells + [verdict]))
+    print_table(rows)
 
 
 def cpu_timed(fn) -> float:
