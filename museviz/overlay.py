@@ -227,6 +227,9 @@ class OverlayWriter:
             self._output.mux(self._stream.encode(out))
             if self._audio is not None:
                 self._audio.until(float(out.pts * out.time_base) + AUDIO_AHEAD_S)
+        except (av.FFmpegError, OSError) as exc:  # the file is opened when the first frame is written
+            self._discard()
+            raise MusevizError(f"cannot write {self.out_path}: {getattr(exc, 'strerror', None) or exc}") from None
         except BaseException:
             self._discard()
             raise
