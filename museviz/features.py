@@ -30,6 +30,14 @@ class Whisper50:
 Features = tuple[np.ndarray, Whisper50]  # mel80 (80, M) float32 and whisper50
 
 
+def load_encoder(whisper_checkpoint: str | None, whisper_model: str) -> None:
+    """Import torch and load the Whisper encoder into this process's cache, ahead of
+    ``extract_features`` (a process started for the features does it while the clip is read)."""
+    from museviz.whisper50 import load_encoder as load
+
+    load(whisper_checkpoint, whisper_model)
+
+
 def extract_features(audio_16k: np.ndarray, whisper_checkpoint: str | None, whisper_model: str, torch_threads: int | None = None) -> Features:
     """mel80 and whisper50 of 16 kHz mono audio (loads torch and the Whisper encoder on
     first use in this process). ``torch_threads`` sets torch's threads in this process

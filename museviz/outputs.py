@@ -11,7 +11,6 @@ end of the pass, since it draws what the pass measured.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -19,7 +18,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 from dataclasses import dataclass
 from pathlib import Path
 
-from museviz.analysis import Analysis, Features, Options, Probe, Progress, analyze
+from museviz.analysis import Analysis, Features, Options, Probe, Progress, analyze, process_start
 from museviz.frames import FrameStore, ThumbnailKeeper
 from museviz.overlay import DEFAULT_OVERLAY_RULES, OverlayWriter
 from museviz.videopass import Deferred
@@ -71,7 +70,8 @@ def analyze_and_draw(
     The features and the figures are made in threads, or with ``processes`` in processes
     of their own, for a process that analyses one clip and exits (see ``analyze``'s
     ``features_process``; matplotlib, too, holds the GIL while it draws). A server keeps
-    threads: a process it starts imports the server's main module again.
+    threads: it has torch and matplotlib loaded already, and forking a process that runs a
+    web server's threads is not safe.
 
     Nothing is left in ``wanted.out_dir`` when it raises.
 
@@ -118,7 +118,7 @@ class _Maker:
             from museviz.plots.save import timing_inputs
 
             if self.processes:
-                self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+                self.pool = ProcessPoolExecutor(max_workers=1, mp_context=process_start())
             else:
                 self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="museviz-plots")
             for name, args in timing_inputs(probe.timeline, probe.schedules, self.wanted.plot_rules).items():
