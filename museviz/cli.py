@@ -230,9 +230,10 @@ def _analyze(args: argparse.Namespace) -> int:
     )
     try:
         out.mkdir(parents=True, exist_ok=True)
-        made = analyze_and_draw(args.video, options, wanted, processes=True)
+        written = {}
+        made = analyze_and_draw(args.video, options, wanted, on_analysis=lambda a: written.update(write_report(a, out)), processes=True)
         analysis = made.analysis
-        paths = [*write_report(analysis, out).values(), *made.plots.values(), *([made.overlay] if made.overlay else [])]
+        paths = [*written.values(), *made.plots.values(), *([made.overlay] if made.overlay else [])]
     except OSError as exc:
         if created:
             shutil.rmtree(out, ignore_errors=True)

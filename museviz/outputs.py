@@ -60,12 +60,15 @@ def analyze_and_draw(
     *,
     on_probe: Callable[[Probe], None] | None = None,
     on_plot: Callable[[str, Path], None] | None = None,
+    on_analysis: Callable[[Analysis], None] | None = None,
     processes: bool = False,
 ) -> Made:
     """``museviz.analysis.analyze`` with the plots, the overlay and the thumbnails that
     ``wanted`` asks for, made in the same pass. ``on_probe(probe)`` is called as soon as
     the rules and checks are known, before any feature or picture, and ``on_plot(name,
-    path)`` as each figure is written (both from other threads).
+    path)`` as each figure is written (both from other threads); ``on_analysis(analysis)``
+    when the analysis is done, while the last figures are drawn (to write the report
+    meanwhile; what it writes is the caller's to remove if it raises).
 
     The features and the figures are made in threads, or with ``processes`` in processes
     of their own, for a process that analyses one clip and exits (see ``analyze``'s
@@ -83,7 +86,7 @@ def analyze_and_draw(
     maker = _Maker(options, wanted, on_probe, on_plot, processes)
     try:
         analysis = analyze(path, options, progress, on_probe=maker.probed, consumers=maker.consumers, features_process=processes)
-        return maker.finish(analysis)
+        return maker.finish(analysis, on_analysis)
     except BaseException:
         maker.discard()
         raise
@@ -158,7 +161,7 @@ class _Maker:
         if self.on_plot:
             self.figures[name].add_done_callback(lambda done: _succeeded(done) and self.on_plot(name, done.result()))
 
-    def finish(self, analysis: Analysis) -> Made:
+    def finish(self, analysis: Analysis, on_analysis) -> Made:
         plots = {}
         if self.pool is not None:
             from museviz.plots.save import PLOT_ORDER
@@ -166,6 +169,9 @@ class _Maker:
             self._draw_features(analysis.timeline, analysis.mel80, analysis.whisper)
             if analysis.sync is not None:
                 self._draw("sync", analysis.sync, analysis.timeline.frame_times_s)
+        if on_analysis:
+            on_analysis(analysis)
+        if self.pool is not None:
             self.pool.shutdown()
             plots = {name: self.figures[name].result() for name in PLOT_ORDER if name in self.figures}
         overlay = self.overlay.consumer.writer.out_path if self.overlay else None
