@@ -39,7 +39,7 @@ from museviz.overlay import VIDEO_CODEC, VIDEO_OPTIONS, VIDEO_PIX_FMT  # noqa: E
 TARGET_VS_FLOOR = 2.0
 TARGET_LEAN_S = 2.5
 TARGET_PEAK_MB = 1024
-TREE_SAMPLE_S = 0.05
+TREE_SAMPLE_S = 0.1
 
 
 def main() -> None:
