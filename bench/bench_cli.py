@@ -25,6 +25,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -99,16 +100,23 @@ def run_process(command: list[str]) -> tuple[float, float, float]:
         start = time.perf_counter()
         child = subprocess.Popen([command[0], str(ROOT / "bench" / "_peak.py"), peak.name, *command[1:]], cwd=ROOT,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        tree_kb = 0
-        while child.poll() is None:
-            tree_kb = max(tree_kb, _tree_rss_kb(child.pid))
-            time.sleep(TREE_SAMPLE_S)
+        tree_kb = [0]
+
+        def sample() -> None:
+            while child.poll() is None:
+                tree_kb[0] = max(tree_kb[0], _tree_rss_kb(child.pid))
+                time.sleep(TREE_SAMPLE_S)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        child.wait()
         wall = time.perf_counter() - start
+        sampler.join()
         if child.returncode:
             raise SystemExit(f"{' '.join(command)} failed: {child.stderr.read()}")
         child.stderr.close()
         own_mb = int(peak.read()) / 1024
-        return wall, own_mb, max(tree_kb / 1024, own_mb)
+        return wall, own_mb, max(tree_kb[0] / 1024, own_mb)
 
 
 def _tree_rss_kb(pid: int) -> int:
