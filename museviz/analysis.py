@@ -10,6 +10,7 @@ them out at once, so a page can show the summary while the rest is measured.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 import sys
@@ -137,6 +138,7 @@ def analyze(
             on_probe(probe)
         extra = consumers(probe, features) if consumers else []
         pictures = measure_pictures(media, options, extra, lambda f: report(0.1 + 0.8 * f, "Reading every frame"))
+        _return_freed_memory()
         report(0.95, "Encoding whisper50")
         mel, whisper = features.result()
     checks = [*probe.checks, sync_check(pictures.sync, pictures.sync_error, media.path)]
@@ -173,7 +175,9 @@ def measure_pictures(
     lse_meter, lse_error = _guarded(lambda: _lse_meter(media, options, faces))
     if lse_meter and not sync_meter and faces is not None:
         readers.append(faces)  # the face track SyncNet's crops follow, without the estimate
-    pass_consumers = [*readers, *([lse_meter] if lse_meter else []), *consumers]
+    # The others first: finishing, the overlay flushes and frees its encoder before the sync
+    # estimate's correlation takes its memory.
+    pass_consumers = [*consumers, *readers, *([lse_meter] if lse_meter else [])]
     if pass_consumers:
         from museviz.videopass import run_pass
 
@@ -274,3 +278,13 @@ class _Guard:
     def outcome(self):
         """(the meter's result, None), or (None, why it has none)."""
         return (None, self._error) if self._error else (self.meter.result, None)
+
+
+def _return_freed_memory() -> None:
+    """Give what the pass freed (decoders' and encoders' buffers, its frames) back to the
+    system: glibc keeps freed blocks for reuse, and the report of a long clip is written
+    after the pass (measured: 90 MB less at the peak of a 10 minute clip). Elsewhere, nothing."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass

@@ -66,6 +66,7 @@ HIGHPASS_S = 1.0  # s: both signals lose their moving average over this span (li
 NULL_MIN_SHIFT_S = 1.0  # s: a circular shift at least this long cannot be in sync
 NULL_STEP_S = 0.04  # s between the shifts of the null
 NULL_MAX_SHIFTS = 200  # shifts in the null at most (a long clip takes them evenly spread)
+NCC_ROWS_AT_ONCE = 16  # rows correlated in one block: a 10 minute clip's block and its temporaries take about 10 MB
 MIN_NULL_SHIFTS = 10  # fewer shifts than this give no chance level: the clip is too short
 RUNNER_UP_AWAY_S = 0.1  # s: a competing peak is the best one at least this far from the peak
 COMPETING_PEAK_MARGIN = 1.5  # a runner-up within this many standard deviations of the peak makes the answer unreliable
@@ -565,6 +566,8 @@ def ncc_rows(a: np.ndarray, rows: np.ndarray, min_overlap: int) -> np.ndarray:
     samples or a constant signal."""
     if len(rows) == 0:
         return np.zeros(0)
+    if len(rows) > NCC_ROWS_AT_ONCE:  # a long clip's rows one block at a time: memory stays small
+        return np.concatenate([ncc_rows(a, rows[i : i + NCC_ROWS_AT_ONCE], min_overlap) for i in range(0, len(rows), NCC_ROWS_AT_ONCE)])
     both = np.isfinite(a)[np.newaxis, :] & np.isfinite(rows)
     count = both.sum(axis=1)
     x = np.where(both, a[np.newaxis, :], 0.0)
