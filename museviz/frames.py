@@ -8,7 +8,6 @@ frames are decoded once, scaled down and compressed, within a memory budget.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -27,15 +26,6 @@ class FrameStore:
 
     def __init__(self, jpegs: list[bytes | None]):
         self._jpegs = jpegs
-
-    @classmethod
-    def build(cls, media: Media, progress: Callable[[float, str], None] | None = None) -> "FrameStore":
-        """Decode ``media`` once and keep every frame within ``BUDGET_BYTES``."""
-        from museviz.videopass import run_pass
-
-        keeper = ThumbnailKeeper(media)
-        run_pass(media, [keeper], progress and (lambda f: progress(f, "Keeping frames for the Inspect tab")))
-        return keeper.store
 
     def frame(self, frame_idx: int) -> np.ndarray | None:
         """Frame ``frame_idx`` as (h, w, 3) uint8 RGB, or None if it could not be decoded."""

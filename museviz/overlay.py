@@ -80,7 +80,6 @@ STRIP_RGB = (246, 246, 246)
 TEXT_RGB = (30, 30, 30)
 MUTED_RGB = (110, 110, 110)
 HATCH_RGB = ((150, 150, 150), (185, 185, 185))
-PLAYHEAD_RGB = (255, 255, 255)
 PLAYHEAD_EDGE_RGB = (0, 0, 0)
 MISSING_RGB = tuple(int(LEVEL_COLORS["error"][i : i + 2], 16) for i in (1, 3, 5))  # "no chunk" text
 
@@ -454,7 +453,7 @@ class _Strip:
         self.patches: dict[tuple, _Patch] = {}
         self.background = _i420(self._background())
         self.text_y = _yuv(TEXT_RGB)[0]
-        self.edge_y, self.playhead_y = _yuv(PLAYHEAD_EDGE_RGB)[0], _yuv(PLAYHEAD_RGB)[0]
+        self.edge_y = _yuv(PLAYHEAD_EDGE_RGB)[0]
         self.tile: tuple[int, dict[str, Planes]] | None = None  # (first x, each scrolling part)
 
     def _layout(self) -> dict[str, int]:
