@@ -25,7 +25,7 @@ import numpy as np
 from museviz.checks import DEFAULT_DURATION_TOLERANCE_S, Check, run_checks, sync_check
 from museviz.config import DEFAULT_MODEL
 from museviz.errors import MusevizError
-from museviz.features import Features, Whisper50, extract_features, extract_features_into, load_encoder, read_features
+from museviz.features import Features, Whisper50, extract_features, extract_features_into, preload_encoder, read_features
 from museviz.lse import CROP_FACE, LseResult
 from museviz.media import Limits, Media, read_media
 from museviz.mouth import Roi
@@ -130,7 +130,7 @@ def analyze(
     report(0.0, "Reading frame times and audio")
     with _features_pool(features_process) as pool, tempfile.TemporaryDirectory(prefix="museviz-features-") as handover:
         if features_process:  # torch is imported and the encoder loaded there while the clip is read
-            pool.submit(load_encoder, options.whisper_checkpoint, options.whisper_model)
+            pool.submit(preload_encoder, options.whisper_checkpoint, options.whisper_model)
         media = read_media(path, options.limits)
         features = _submit_features(pool, media, options, handover if features_process else None)
         probe = probe_clip(media, options)

@@ -30,12 +30,12 @@ class Whisper50:
 Features = tuple[np.ndarray, Whisper50]  # mel80 (80, M) float32 and whisper50
 
 
-def load_encoder(whisper_checkpoint: str | None, whisper_model: str) -> None:
+def preload_encoder(whisper_checkpoint: str | None, whisper_model: str) -> None:
     """Import torch and load the Whisper encoder into this process's cache, ahead of
     ``extract_features`` (a process started for the features does it while the clip is read)."""
-    from museviz.whisper50 import load_encoder as load
+    from museviz.whisper50 import load_encoder
 
-    load(whisper_checkpoint, whisper_model)
+    load_encoder(whisper_checkpoint, whisper_model)  # kept in this process's cache; not returned (a model would be pickled)
 
 
 def extract_features(audio_16k: np.ndarray, whisper_checkpoint: str | None, whisper_model: str, torch_threads: int | None = None) -> Features:
