@@ -389,7 +389,7 @@ class _Track:
     yuv: tuple[int, int, int]
     chunk_of_frame: np.ndarray
     centre_s: np.ndarray
-    windows_s: list[tuple[float, float, float, float]]  # per chunk: window start, end; the part over the audio
+    windows_s: np.ndarray  # (n_chunks, 4): window start, end; the part over the audio
     notes: list[str]
 
     @property
@@ -443,7 +443,7 @@ class _Strip:
         self.fps = analysis.timeline.fps
         self.shift_text = f"audio shifted {shift_s * 1000:+.0f} ms ({'later' if shift_s > 0 else 'earlier'})" if shift_s else ""
         self.tracks = [_track(name, analysis.schedules[name], len(self.times_s)) for name in rules]
-        self.windows_px = {t.name: (np.asarray(t.windows_s).reshape(-1, 4) * self.px_per_s).tolist() for t in self.tracks}
+        self.windows_px = {t.name: (t.windows_s * self.px_per_s).tolist() for t in self.tracks}
         self.lanes = [
             _Lane(MEL80, "mel80  80 Hz", _lane_image(analysis.mel80, self.lane_h, MEL80, robust=True)),
             _whisper_lane(analysis, layer, self.lane_h),
@@ -798,8 +798,12 @@ def _track(name: str, schedule: Schedule, n_frames: int) -> _Track:
         (schedule.past_audio, "past audio"),
         (schedule.dropped, "skipped"),
     ]
-    notes = [", ".join(note for flag, note in flags if flag[k]) for k in range(schedule.n_chunks)]
-    windows_s = [schedule.window_s(k) + schedule.window_s(k, within_audio=True) for k in range(schedule.n_chunks)]
+    codes = np.zeros(schedule.n_chunks, np.intp)  # bit i: flag i
+    for bit, (flag, _note) in enumerate(flags):
+        codes |= flag.astype(np.intp) << bit
+    text = {code: ", ".join(note for bit, (_flag, note) in enumerate(flags) if code >> bit & 1) for code in np.unique(codes).tolist()}
+    notes = [text[code] for code in codes.tolist()]
+    windows_s = np.concatenate([schedule.windows_s(), schedule.windows_s(within_audio=True)], axis=1)
     rgb = rule_rgb(name)
     return _Track(name, schedule, rgb, _yuv(rgb), chunk_of_frame, schedule.centre_s, windows_s, notes)
 

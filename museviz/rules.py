@@ -147,22 +147,37 @@ class Schedule:
         """Window centre minus the time its picture is shown (NaN: no picture)."""
         return self.centre_s - self.picture_times_s
 
-    def window_s(self, k: int, within_audio: bool = False) -> tuple[float, float]:
-        """Where chunk ``k``'s window starts and ends in audio seconds (its formula positions,
-        each entry ``span`` features wide); ``within_audio``: only the part over the audio."""
+    @cached_property
+    def extent(self) -> np.ndarray:
+        """(n_chunks, 2) float64: the first and last grid positions each window covers (its
+        formula positions, each entry ``span`` features wide)."""
+        if not self.n_chunks:
+            return np.zeros((0, 2))
         reach = (self.span - 1) / 2
-        lo, hi = float(self.raw[k].min()) - reach, float(self.raw[k].max()) + reach
+        return np.stack([self.raw.min(axis=1) - reach, self.raw.max(axis=1) + reach], axis=1).astype(np.float64)
+
+    def window_s(self, k: int, within_audio: bool = False) -> tuple[float, float]:
+        """Where chunk ``k``'s window starts and ends in audio seconds; ``within_audio``:
+        only the part over the audio."""
+        start, end = self._seconds(self.extent[k], within_audio)
+        return float(start), float(end)
+
+    def windows_s(self, within_audio: bool = False) -> np.ndarray:
+        """(n_chunks, 2): ``window_s`` of every chunk."""
+        return self._seconds(self.extent, within_audio)
+
+    def _seconds(self, extent: np.ndarray, within_audio: bool) -> np.ndarray:
+        """Grid positions (first, last) as the audio seconds their features span."""
         if within_audio:
-            lo, hi = max(lo, 0.0), min(hi, self.n_valid - 1.0)
+            extent = np.clip(extent, 0.0, self.n_valid - 1.0)
         g = self.grid_info
-        return g.offset_s + (lo - 0.5) / g.rate_hz, g.offset_s + (hi + 0.5) / g.rate_hz
+        return g.offset_s + (extent + [-0.5, 0.5]) / g.rate_hz
 
     def window_text(self, k: int) -> str:
         """``tokens 20..29``, ``mel 16..31``, or ``wav2vec2 12.4..20.3`` on another grid: the
         first and last features the window covers."""
         unit = {WHISPER50: "tokens", MEL80: "mel"}[self.grid] if self.grid == self.stream else self.grid
-        reach = (self.span - 1) / 2
-        lo, hi = float(self.raw[k].min()) - reach, float(self.raw[k].max()) + reach
+        lo, hi = self.extent[k]
         return f"{unit} {format_position(lo, 1)}..{format_position(hi, 1)}"
 
     @cached_property
