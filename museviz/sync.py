@@ -58,7 +58,9 @@ KEEP_MIN_CONFIDENCE = 0.5  # a measurement below this is "not measured reliably"
 
 NATURAL_LEAD_S = 0.05  # s the mouth leads the voice on real faces in sync (measured: docs/report.md)
 VOICE_BAND_HZ = (1000.0, 3000.0)  # the second and third formants
-VOICE_FILTER_ORDER = 4  # Butterworth band-pass; its group delay (< 1 ms) is far below a frame
+VOICE_FILTER_ORDER = 4  # a Butterworth band-pass's gain, applied without its phase (its group delay, < 1 ms, is far below a frame)
+VOICE_FFT_SAMPLES = 1 << 20  # the band is filtered this many samples (65 s) at a time, in one FFT each
+VOICE_MARGIN_SAMPLES = 4000  # of audio either side of each part: the filter's response dies out within 5 ms
 VOICE_WINDOW_S = 0.04  # s of voice amplitude compared with each frame
 VOICE_HOP_SAMPLES = 40  # 2.5 ms: the voice energy is kept on this grid
 HIGHPASS_S = 1.0  # s: both signals lose their moving average over this span (light, head motion, pauses)
@@ -289,8 +291,7 @@ class SyncMeter:
         self._media = media
         self.reader = mouth_reader(media, roi)
         self.result: SyncResult | None = None
-        # The voice needs only the audio: it is filtered in a thread while the pass reads the
-        # pictures (and scipy.signal, 0.8 s to import, is imported there).
+        # The voice needs only the audio: it is filtered in a thread while the pass reads the pictures.
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="museviz-voice")
         self._voice = pool.submit(Voice, media.audio_16k)
         pool.shutdown(wait=False)
@@ -328,22 +329,28 @@ def measure_mouth(media: Media, roi: Roi | None = None, progress: Callable[[floa
 class Voice:
     """The amplitude of the ``VOICE_BAND_HZ`` band of (N,) 16 kHz ``audio`` around any time.
 
-    The band energy is kept per ``VOICE_HOP_SAMPLES`` hop (2.5 ms), so a window of
-    ``VOICE_WINDOW_S`` at any time costs two lookups; memory is N / 40 floats.
+    The band is cut by the gain of a ``VOICE_FILTER_ORDER`` Butterworth band-pass (as a
+    digital filter designed by the bilinear transform has it) applied to the audio's
+    spectrum, ``VOICE_FFT_SAMPLES`` at a time: the filter's own phase is left out, a delay
+    of under a millisecond. Its energy is kept per ``VOICE_HOP_SAMPLES`` hop (2.5 ms), so a
+    window of ``VOICE_WINDOW_S`` at any time costs two lookups; memory is N / 40 floats.
     """
 
     def __init__(self, audio: np.ndarray):
-        from scipy.signal import butter, sosfilt
-
-        sos = butter(VOICE_FILTER_ORDER, VOICE_BAND_HZ, btype="band", fs=SAMPLE_RATE, output="sos")
         n_hops = len(audio) // VOICE_HOP_SAMPLES
         energy = np.empty(n_hops)
-        state = np.zeros((sos.shape[0], 2))
-        chunk_hops = 25_000  # one minute of audio filtered at a time
-        for first in range(0, n_hops, chunk_hops):
-            last = min(n_hops, first + chunk_hops)
-            part, state = sosfilt(sos, audio[first * VOICE_HOP_SAMPLES : last * VOICE_HOP_SAMPLES].astype(np.float64), zi=state)
-            energy[first:last] = np.square(part).reshape(-1, VOICE_HOP_SAMPLES).sum(axis=1)
+        gain = band_gain(VOICE_FFT_SAMPLES)
+        part_hops = (VOICE_FFT_SAMPLES - 2 * VOICE_MARGIN_SAMPLES) // VOICE_HOP_SAMPLES
+        segment = np.empty(VOICE_FFT_SAMPLES)
+        for first in range(0, n_hops, part_hops):
+            last = min(n_hops, first + part_hops)
+            start, end = first * VOICE_HOP_SAMPLES, last * VOICE_HOP_SAMPLES
+            before = min(start, VOICE_MARGIN_SAMPLES)
+            read = audio[start - before : min(len(audio), end + VOICE_MARGIN_SAMPLES)]
+            segment[: len(read)] = read
+            segment[len(read) :] = 0.0
+            band = np.fft.irfft(np.fft.rfft(segment) * gain, VOICE_FFT_SAMPLES)[before : before + end - start]
+            energy[first:last] = np.square(band).reshape(-1, VOICE_HOP_SAMPLES).sum(axis=1)
         self.duration_s = n_hops * VOICE_HOP_SAMPLES / SAMPLE_RATE
         self._window = max(1, round(VOICE_WINDOW_S * SAMPLE_RATE / VOICE_HOP_SAMPLES))
         self._cumulative = np.concatenate([[0.0], np.cumsum(energy)])
@@ -366,6 +373,23 @@ class Voice:
         starts = np.round(np.mod(np.asarray(times_s), self.duration_s) * SAMPLE_RATE / VOICE_HOP_SAMPLES - self._window / 2).astype(np.int64) % n_hops
         energy = self._cumulative_wrapped[starts + self._window] - self._cumulative_wrapped[starts]
         return np.sqrt(np.maximum(energy, 0.0) / (self._window * VOICE_HOP_SAMPLES))
+
+
+def band_gain(n_fft: int) -> np.ndarray:
+    """(n_fft // 2 + 1,) the gain of the ``VOICE_FILTER_ORDER`` Butterworth band-pass over
+    ``VOICE_BAND_HZ`` at each bin of an ``n_fft``-point real FFT of 16 kHz audio.
+
+    A band-pass made from an order-n low-pass has ``|H|^2 = 1 / (1 + q^(2n))``, ``q = (w^2 -
+    w_lo w_hi) / (w (w_hi - w_lo))`` at analogue frequency ``w``; the bilinear transform
+    puts frequency ``f`` at ``w = tan(pi f / fs)`` (the band edges warped alike), which is
+    how scipy's ``butter(n, band, "band", fs=fs)`` designs it.
+    """
+    warped = np.tan(np.pi * np.fft.rfftfreq(n_fft, 1 / SAMPLE_RATE)[1:-1] / SAMPLE_RATE)
+    lo, hi = np.tan(np.pi * np.asarray(VOICE_BAND_HZ) / SAMPLE_RATE)
+    q = (warped**2 - lo * hi) / (warped * (hi - lo))
+    gain = np.zeros(n_fft // 2 + 1)  # nothing at 0 Hz nor at half the rate
+    gain[1:-1] = 1 / np.sqrt(1 + q ** (2 * VOICE_FILTER_ORDER))
+    return gain
 
 
 def speech_share(audio: np.ndarray, times_s: np.ndarray) -> np.ndarray:
