@@ -3,14 +3,16 @@ draw and sentences about them, the time axes."""
 
 from __future__ import annotations
 
+import functools
 import os
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure, SubFigure
+from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.text import Text
@@ -261,6 +263,15 @@ def _ends_in_view(t: Timeline, xlim: tuple[float, float]) -> set[str]:
 
 def _ends(t: Timeline) -> dict[str, float]:
     return {"audio end": t.audio_duration_s, "video end": _video_end_s(t)}
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_width_in(text: str, size: float, weight: str = "normal") -> float:
+    """How wide ``text`` is drawn in the figures' font at ``size`` pt, in inches (the
+    widest line of several), for figures laid out by hand."""
+    renderer = RendererAgg(1, 1, DPI)
+    prop = FontProperties(size=size, weight=weight)
+    return max(renderer.get_text_width_height_descent(line, prop, ismath=False)[0] for line in text.split("\n")) / DPI
 
 
 def figure_png(fig: Figure, path: str | os.PathLike) -> Path:

@@ -3,10 +3,12 @@ frames (the edge, one-frame and teaching views)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from matplotlib.collections import LineCollection, PolyCollection
+from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter
 
 from museviz.palette import rule_color
@@ -17,7 +19,6 @@ from museviz.plots._common import (
     FRAME_FILL,
     FRAME_HIGHLIGHT,
     FRAME_ROW_IN,
-    HEADER_IN,
     INDEX_STEPS,
     LABEL_CHAR_PX,
     LABEL_SIZE,
@@ -32,6 +33,9 @@ from museviz.plots._common import (
     TINY_SIZE,
     _end_lines,
     _ends_in_view,
+    _header,
+    _header_height,
+    _text_width_in,
     _video_end_s,
 )
 from museviz.rules import (
@@ -44,6 +48,19 @@ from museviz.rules import (
     Timeline,
     chunk_for_frame,
 )
+
+# A lanes view laid out by hand, in inches.
+LANES_TITLE_IN = 0.32  # a column's title above its frame strip
+LANES_STRIP_IN = 0.5  # the frame strip
+LANES_PAD_IN = 0.12  # a stream axis beyond its rows
+LANES_INDEX_IN = 0.42  # above each stream axis: its feature indices and their name
+LANES_BOTTOM_IN = 0.62  # under the last axis: its time labels and name
+LANES_YLABEL_IN = 0.42  # the stream's name left of its row labels
+LANES_TICK_PAD_IN = 0.12
+LANES_RIGHT_IN = 0.3
+LANES_COLUMN_GAP_IN = 0.2
+LANES_LEGEND_COLUMNS = 4
+LEGEND_LINE_IN = 0.2  # a line of the legend at the bottom
 
 _EDGE_WORDS = {
     CLAMP: "outside the audio: the edge feature is repeated",
@@ -106,24 +123,53 @@ def _chunk_row(s: Schedule, k: int) -> _Row:
     return _Row(k, f"frame {f}" if f == k else f"chunk {k} → frame {f}")
 
 
-def _lanes_height(picked: dict[str, Schedule], columns: list[_Column], headers: bool) -> float:
-    rows = sum(_stream_rows(picked, columns, st, headers) for st in STREAMS)
-    n_axes = 1 + sum(1 for st in STREAMS if any(s.stream == st for s in picked.values()))
-    return HEADER_IN + 0.75 + rows * ROW_IN + n_axes * 0.62 + 1.0
-
-
 def _stream_rows(picked: dict[str, Schedule], columns: list[_Column], stream: str, headers: bool) -> int:
     """Rows the tallest column needs for ``stream``."""
     names = [n for n, s in picked.items() if s.stream == stream]
     return max((sum(len(c.rows[n]) + headers for n in names) for c in columns), default=0)
 
 
-def _gridded(target, picked: dict[str, Schedule], columns: list[_Column], headers: bool):
-    """Axes placement for ``_draw_lanes`` on a constrained-layout figure or subfigure."""
-    streams = [st for st in STREAMS if any(s.stream == st for s in picked.values())]
-    ratios = [0.55] + [0.45 + _stream_rows(picked, columns, st, headers) * ROW_IN for st in streams]
-    grid = target.add_gridspec(1 + len(streams), len(columns), height_ratios=ratios)
-    return lambda row, col, share: target.add_subplot(grid[row, col], sharex=share)
+def _lanes_view(timeline: Timeline, picked: dict[str, Schedule], columns: list[_Column], header: str, width_in: float, question: str, answer: str) -> Figure:
+    """A lanes view laid out by hand under its question and answer: each column's frame
+    strip and stream axes as tall as their rows, its labels measured to set its left
+    margin, the legend of the marks drawn at the bottom. (A layout engine measured every
+    label twice more, and that was half of the figure's time.)"""
+    fig = Figure(figsize=(width_in, 1.0), dpi=DPI)
+    _header(fig, question, answer, width_in)
+    streams = _streams(picked)
+    n_rows = {st: _stream_rows(picked, columns, st, header != "names") for st in streams}
+    lefts = [_lanes_left_in(picked, column, header) for column in columns]
+    axes_width_in = (width_in - sum(lefts) - LANES_RIGHT_IN - LANES_COLUMN_GAP_IN * (len(columns) - 1)) / len(columns)
+    heights = [LANES_STRIP_IN] + [n_rows[st] * ROW_IN + LANES_PAD_IN for st in streams]
+    axes = {(row, col): fig.add_axes((0, 0, 1, 1)) for col in range(len(columns)) for row in range(len(heights))}
+    used = _draw_lanes(lambda row, col, _share: axes[row, col], timeline, picked, columns, header, axes_width_in)
+    handles = [make() for kind, make in _LEGEND.items() if kind in used]
+    legend_in = LEGEND_LINE_IN * math.ceil(len(handles) / LANES_LEGEND_COLUMNS)
+    top_in = _header_height(answer, width_in) + (LANES_TITLE_IN if any(column.title for column in columns) else 0.0)
+    height_in = top_in + sum(heights) + LANES_INDEX_IN * len(streams) + LANES_BOTTOM_IN + legend_in
+    fig.set_size_inches(width_in, height_in)
+    for col in range(len(columns)):
+        x_in = sum(lefts[: col + 1]) + col * (axes_width_in + LANES_COLUMN_GAP_IN)
+        y_in = height_in - top_in
+        for row, h in enumerate(heights):
+            y_in -= LANES_INDEX_IN if row else 0.0
+            axes[row, col].set_position([x_in / width_in, (y_in - h) / height_in, axes_width_in / width_in, h / height_in])
+            y_in -= h
+    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(width_in / 2, 0.05), bbox_transform=fig.dpi_scale_trans, ncols=LANES_LEGEND_COLUMNS, fontsize=SMALL_SIZE, frameon=False)
+    return fig
+
+
+def _lanes_left_in(picked: dict[str, Schedule], column: _Column, header: str) -> float:
+    """The margin left of a column's axes: its stream labels beside its widest row label,
+    or the frame strip's label, whichever is wider."""
+    widths = [_text_width_in("video\nframes", SMALL_SIZE + 0.5)]
+    for stream in _streams(picked):
+        labels = [name if s.grid == stream else f"{name} ({s.grid})" for name, s, rows, _first in _lane_rows(picked, column, stream, header) for _row in rows] if header == "names" else [
+            row.label for _name, _s, rows, _first in _lane_rows(picked, column, stream, header) for row in rows]
+        size, weight = (LABEL_SIZE, "bold") if header == "names" else (TINY_SIZE + 0.5, "normal")
+        widest = max((_text_width_in(label, size, weight) for label in labels), default=0.0)
+        widths.append(LANES_YLABEL_IN + widest)
+    return max(widths) + LANES_TICK_PAD_IN
 
 
 def _draw_lanes(place, t: Timeline, picked: dict[str, Schedule], columns: list[_Column], header: str, axes_width_in: float, row_in: float = ROW_IN) -> set[str]:
@@ -404,6 +450,3 @@ def _tint(color: str, amount: float) -> tuple[float, float, float]:
     return tuple(1 - amount * (1 - rgb))
 
 
-def _lanes_legend(target, used: set[str], ncols: int = 4) -> None:
-    handles = [make() for kind, make in _LEGEND.items() if kind in used]
-    target.legend(handles=handles, loc="outside lower center", ncols=ncols, fontsize=SMALL_SIZE, frameon=False)

@@ -7,15 +7,12 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from museviz.plots._common import MAX_EXTRA_ROWS, _framed, _mapping_notes, _pick
+from museviz.plots._common import MAX_EXTRA_ROWS, _mapping_notes, _pick
 from museviz.plots._lanes import (
     _chunk_row,
     _Column,
-    _draw_lanes,
     _exit_note,
-    _gridded,
-    _lanes_height,
-    _lanes_legend,
+    _lanes_view,
     _Row,
 )
 from museviz.rules import Schedule, Timeline
@@ -37,10 +34,7 @@ def edges_figure(timeline: Timeline, schedules: dict[str, Schedule], rules: Sequ
         _Column(f"start: frames 0–{min(n_edge, n) - 1}", range(0, min(n_edge, n)), {k: _edge_rows(timeline, s, False, n_edge) for k, s in picked.items()}),
         _Column(f"end: frames {max(n - n_edge, 0)}–{n - 1}", range(max(n - n_edge, 0), n), {k: _edge_rows(timeline, s, True, n_edge) for k, s in picked.items()}),
     ]
-    fig, body = _framed(15.0, _lanes_height(picked, columns, headers=True), "What happens at the edges of the clip?", _edges_answer(timeline, picked))
-    used = _draw_lanes(_gridded(body, picked, columns, True), timeline, picked, columns, "edge", axes_width_in=5.6)
-    _lanes_legend(body, used)
-    return fig
+    return _lanes_view(timeline, picked, columns, "edge", 15.0, "What happens at the edges of the clip?", _edges_answer(timeline, picked))
 
 
 def _edges_answer(t: Timeline, picked: dict[str, Schedule]) -> str:

@@ -13,17 +13,13 @@ from museviz.plots._common import (
     MAX_TIMELINE_FRAMES,
     _check_frame,
     _fps_words,
-    _framed,
     _pick,
 )
 from museviz.plots._lanes import (
     _chunk_row,
     _Column,
-    _draw_lanes,
     _exit_note,
-    _gridded,
-    _lanes_height,
-    _lanes_legend,
+    _lanes_view,
     _Row,
     _unpaired_note,
 )
@@ -46,10 +42,7 @@ def timeline_figure(timeline: Timeline, schedules: dict[str, Schedule], rules: S
     columns = [_Column(None, frames, {name: _frames_rows(timeline, s, frames) for name, s in picked.items()})]
     question = f"Which audio does each frame read at {_fps_words(timeline)}? Frames {first_frame}–{last}"
     answer = "Each bar is one frame's window of whisper50 tokens (20 ms) or mel80 frames (12.5 ms); the dot is when the frame is shown. A bar centred on its dot is in sync."
-    fig, body = _framed(13.0, _lanes_height(picked, columns, headers=True), question, answer)
-    used = _draw_lanes(_gridded(body, picked, columns, True), timeline, picked, columns, "formula", axes_width_in=11.0)
-    _lanes_legend(body, used)
-    return fig
+    return _lanes_view(timeline, picked, columns, "formula", 13.0, question, answer)
 
 
 def _frames_rows(t: Timeline, s: Schedule, frames: range) -> list[_Row]:
