@@ -23,6 +23,10 @@ from museviz.frames import FrameStore, ThumbnailKeeper
 from museviz.overlay import DEFAULT_OVERLAY_RULES, OverlayWriter
 from museviz.videopass import Deferred
 
+# The drawing process yields the cores to the pass and the features, which the overlay
+# waits for; the figures fill the time either leaves (none waits for a figure).
+DRAWING_NICENESS = 10
+
 
 @dataclass(frozen=True)
 class Wanted:
@@ -121,7 +125,7 @@ class _Maker:
             from museviz.plots.save import timing_inputs
 
             if self.processes:
-                self.pool = ProcessPoolExecutor(max_workers=1, mp_context=process_start())
+                self.pool = ProcessPoolExecutor(max_workers=1, mp_context=process_start(), initializer=os.nice, initargs=(DRAWING_NICENESS,))
             else:
                 self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="museviz-plots")
             for name, args in timing_inputs(probe.timeline, probe.schedules, self.wanted.plot_rules).items():
