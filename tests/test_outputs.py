@@ -1,6 +1,8 @@
 """analyze_and_draw: the analysis with its plots, overlay and thumbnails from one pass,
 in threads or in processes of their own, and nothing left behind when it fails."""
 
+import multiprocessing
+
 import av
 import numpy as np
 import pytest
@@ -57,3 +59,30 @@ def test_without_plots_or_overlay_nothing_is_drawn(clip, tmp_path):
     made = analyze_and_draw(clip, Options(), Wanted(tmp_path, plots=False))
     assert made.plots == {} and made.overlay is None and made.frames is None
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_features_process_ends_once_its_features_are_handed_over_not_with_the_pass(clip, whisper_checkpoint):
+    """It holds torch and the encoder (570 MB for a 10 minute clip): the rest of the pass
+    must not carry them."""
+    before = set(multiprocessing.active_children())
+    seen = {}
+
+    class WaitsForTheFeatures:
+        def __init__(self, features):
+            self.features = features
+
+        def add(self, frame_idx, picture):
+            pass
+
+        def finish(self):
+            self.features.result()
+            for process in seen["features"]:
+                process.join(timeout=30)
+            seen["alive at the end of the pass"] = [p for p in seen["features"] if p.is_alive()]
+
+    def consumers(probe, features):
+        seen["features"] = set(multiprocessing.active_children()) - before
+        return [WaitsForTheFeatures(features)]
+
+    analyze(clip, Options(whisper_checkpoint=whisper_checkpoint, sync=False, lse=False), consumers=consumers, features_process=True)
+    assert len(seen["features"]) == 1 and seen["alive at the end of the pass"] == []
