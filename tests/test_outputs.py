@@ -86,3 +86,24 @@ def test_the_features_process_ends_once_its_features_are_handed_over_not_with_th
 
     analyze(clip, Options(whisper_checkpoint=whisper_checkpoint, sync=False, lse=False), consumers=consumers, features_process=True)
     assert len(seen["features"]) == 1 and seen["alive at the end of the pass"] == []
+
+
+def test_no_drawing_process_is_left_idle_through_the_pass(clip, whisper_checkpoint, tmp_path):
+    """The drawer of the pass ends once features.png is drawn (idle, it held 420 MB through
+    a 10 minute clip's pass); sync.png, drawn after the pass, has a process of its own."""
+    before = set(multiprocessing.active_children())
+    during = {}
+
+    def plotted(name, path):
+        if name == "mapping":  # drawn first, by the drawer of the pass
+            during["processes"] = set(multiprocessing.active_children()) - before
+
+    def analysed(analysis):
+        for process in during["processes"]:
+            process.join(timeout=30)
+        during["alive once the pass is over"] = [p for p in during["processes"] if p.is_alive()]
+
+    made = analyze_and_draw(clip, Options(whisper_checkpoint=whisper_checkpoint), Wanted(tmp_path), processes=True,
+                            on_plot=plotted, on_analysis=analysed)
+    assert during["processes"] and during["alive once the pass is over"] == []
+    assert list(made.plots) == PLOTS
