@@ -3,6 +3,7 @@ what it returns (torch-free: the process that receives features does not import 
 
 from __future__ import annotations
 
+import mmap
 import os
 from dataclasses import dataclass
 
@@ -74,3 +75,15 @@ def read_features(folder: str, described: dict) -> Features:
     mel = np.load(os.path.join(folder, MEL80_FILE))
     layers = np.load(os.path.join(folder, WHISPER50_FILE), mmap_mode="r")
     return mel, Whisper50(layers.transpose(1, 0, 2), **described)
+
+
+def release_pages(array: np.ndarray) -> None:
+    """Let go of the pages this process has read of the file ``array`` is mapped from (as
+    ``read_features`` maps whisper50): they leave its memory and stay in the page cache,
+    read again from there if needed. Nothing for an array that is not mapped, or where the
+    system cannot be told."""
+    base = array
+    while base is not None and not isinstance(base, mmap.mmap):
+        base = getattr(base, "base", None)
+    if base is not None and hasattr(mmap, "MADV_DONTNEED"):
+        base.madvise(mmap.MADV_DONTNEED)

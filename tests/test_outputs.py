@@ -1,6 +1,10 @@
 """analyze_and_draw: the analysis with its plots, overlay and thumbnails from one pass,
 in threads or in processes of their own, and nothing left behind when it fails."""
 
+import multiprocessing
+import multiprocessing.connection
+import time
+
 import av
 import numpy as np
 import pytest
@@ -57,3 +61,58 @@ def test_without_plots_or_overlay_nothing_is_drawn(clip, tmp_path):
     made = analyze_and_draw(clip, Options(), Wanted(tmp_path, plots=False))
     assert made.plots == {} and made.overlay is None and made.frames is None
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_features_process_ends_once_its_features_are_handed_over_not_with_the_pass(clip, whisper_checkpoint):
+    """It holds torch and the encoder (570 MB for a 10 minute clip): the rest of the pass
+    must not carry them."""
+    before = set(multiprocessing.active_children())
+    seen = {}
+
+    class WaitsForTheFeatures:
+        def __init__(self, features):
+            self.features = features
+
+        def add(self, frame_idx, picture):
+            pass
+
+        def finish(self):
+            self.features.result()
+            seen["ended before the pass did"] = _ended(seen["features"])
+
+    def consumers(probe, features):
+        seen["features"] = set(multiprocessing.active_children()) - before
+        return [WaitsForTheFeatures(features)]
+
+    analyze(clip, Options(whisper_checkpoint=whisper_checkpoint, sync=False, lse=False), consumers=consumers, features_process=True)
+    assert len(seen["features"]) == 1 and seen["ended before the pass did"]
+
+
+def test_no_drawing_process_is_left_idle_through_the_pass(clip, whisper_checkpoint, tmp_path):
+    """The drawer of the pass ends once features.png is drawn (idle, it held 420 MB through
+    a 10 minute clip's pass); sync.png, drawn after the pass, has a process of its own."""
+    before = set(multiprocessing.active_children())
+    during = {}
+
+    def plotted(name, path):
+        if name == "mapping":  # drawn first, by the drawer of the pass
+            during["processes"] = set(multiprocessing.active_children()) - before
+
+    def analysed(analysis):
+        during["ended once the pass is over"] = _ended(during["processes"])
+
+    made = analyze_and_draw(clip, Options(whisper_checkpoint=whisper_checkpoint), Wanted(tmp_path), processes=True,
+                            on_plot=plotted, on_analysis=analysed)
+    assert during["processes"] and during["ended once the pass is over"]
+    assert list(made.plots) == PLOTS
+
+
+def _ended(processes, timeout_s: float = 30.0) -> bool:
+    """Whether all ``processes`` end within ``timeout_s``, told by their sentinels: the pool
+    that started one may reap it first, and then ``join`` cannot tell."""
+    waiting = [p.sentinel for p in processes]
+    deadline = time.monotonic() + timeout_s
+    while waiting and time.monotonic() < deadline:
+        ready = multiprocessing.connection.wait(waiting, deadline - time.monotonic())
+        waiting = [s for s in waiting if s not in ready]
+    return not waiting
