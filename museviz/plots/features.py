@@ -21,6 +21,10 @@ from museviz.plots._common import (
 )
 from museviz.rules import MEL80, STREAM_RATES, WHISPER50, Timeline
 
+# About two columns per pixel of the figure: more are averaged in groups before matplotlib
+# resamples them (its resampling of a 10 minute clip's 30000 whisper50 columns took 500 MB).
+MAX_IMAGE_COLUMNS = 2600
+
 
 def features_figure(
     timeline: Timeline, mel80: np.ndarray, whisper50: np.ndarray, source: str, model: str | None = None, layer: int = -1
@@ -84,12 +88,19 @@ def layer_figure(timeline: Timeline, mel80: np.ndarray, layer_states: np.ndarray
 
 
 def _feature_image(ax, values: np.ndarray, rate: float, cmap: str, limits: tuple[float, float], label: str) -> None:
-    """``values`` (bins, n) with column ``j`` centred at ``j / rate`` seconds."""
+    """``values`` (bins, n) with column ``j`` centred at ``j / rate`` seconds; more than
+    ``MAX_IMAGE_COLUMNS`` are averaged in groups of ``g`` first (the last group padded with
+    the last column, which moves the image's end by under a pixel)."""
     n_bins, n = values.shape
     if n == 0:
         ax.text(0.5, 0.5, "no audio: no features", transform=ax.transAxes, ha="center", va="center", fontsize=LABEL_SIZE)
         return
-    image = ax.imshow(values, origin="lower", aspect="auto", cmap=cmap, vmin=limits[0], vmax=limits[1], extent=(-0.5 / rate, (n - 0.5) / rate, -0.5, n_bins - 0.5), interpolation="nearest" if n < 2000 else "antialiased")
+    group = -(-n // MAX_IMAGE_COLUMNS)
+    if group > 1:
+        padded = np.pad(np.asarray(values, np.float32), ((0, 0), (0, -n % group)), mode="edge")
+        values = padded.reshape(n_bins, -1, group).mean(axis=2, dtype=np.float32)
+    end_s = (values.shape[1] * group - 0.5) / rate
+    image = ax.imshow(values, origin="lower", aspect="auto", cmap=cmap, vmin=limits[0], vmax=limits[1], extent=(-0.5 / rate, end_s, -0.5, n_bins - 0.5), interpolation="nearest" if n < 2000 else "antialiased")
     bar = ax.figure.colorbar(image, ax=ax, pad=0.01, fraction=0.04)
     bar.set_label(label, fontsize=SMALL_SIZE + 0.5)
     bar.ax.tick_params(labelsize=SMALL_SIZE)
