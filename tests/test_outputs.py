@@ -94,15 +94,15 @@ def test_no_drawing_process_is_left_idle_through_the_pass(clip, whisper_checkpoi
     before = set(multiprocessing.active_children())
     during = {}
 
-    def plotted(name, path):
-        if name == "mapping":  # drawn first, by the drawer of the pass
+    def progressed(fraction, message):
+        if message.startswith("Reading every frame") and "processes" not in during:  # the drawer of the pass has started
             during["processes"] = set(multiprocessing.active_children()) - before
 
     def analysed(analysis):
         during["ended once the pass is over"] = _ended(during["processes"])
 
-    made = analyze_and_draw(clip, Options(whisper_checkpoint=whisper_checkpoint), Wanted(tmp_path), processes=True,
-                            on_plot=plotted, on_analysis=analysed)
+    made = analyze_and_draw(clip, Options(whisper_checkpoint=whisper_checkpoint), Wanted(tmp_path), progressed, processes=True,
+                            on_analysis=analysed)
     assert during["processes"] and during["ended once the pass is over"]
     assert list(made.plots) == PLOTS
 
