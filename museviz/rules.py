@@ -90,7 +90,7 @@ class Timeline:
 class Schedule:
     """The windows one rule gives a clip.
 
-    Arrays have one row per chunk: ``raw`` and ``indices`` (n_chunks, width), int64 on the
+    Arrays have one row per chunk: ``raw`` and ``indices`` (n_chunks, width), int32 on the
     grid's integer indices (``indices`` -1: a zero feature), or float64 fractional positions
     for a rule that resamples its features (``indices`` NaN: a zero feature);
     ``source_frame`` (n_chunks,) the decoded frame paired with the chunk (-1: none);
