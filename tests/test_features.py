@@ -6,11 +6,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 import whisper
+from whisper.model import ModelDimensions
 from scipy.signal import lfilter
 
 from museviz.grid import SOURCE_ENCODER, SOURCE_FALLBACK, n_mel_frames, n_tokens
 from museviz.mel80 import _mel_basis, mel80
-from museviz.whisper50 import load_encoder, whisper50
+from museviz import whisper50 as whisper50_module
+from museviz.whisper50 import Encoder, load_encoder, read_encoder, whisper50
 
 
 def speechlike(seconds: float, seed: int = 0) -> np.ndarray:
@@ -82,6 +84,34 @@ def test_whisper50_equals_direct_encoder_pass_across_the_30s_boundary(whisper_ch
 
 def test_whisper_model_is_loaded_once_per_process(whisper_checkpoint):
     assert load_encoder(whisper_checkpoint) is load_encoder(whisper_checkpoint)
+
+
+def test_only_the_encoder_is_loaded_and_it_encodes_exactly_as_the_whole_model(whisper_checkpoint):
+    model = load_encoder(whisper_checkpoint).model
+    assert not hasattr(model, "decoder")
+    assert all(name.startswith("encoder.") for name, _ in model.named_parameters())
+    whole = whisper.load_model(whisper_checkpoint, device="cpu")
+    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in whole.encoder.parameters())
+    wav = speechlike(31.3, seed=2)
+    assert np.array_equal(whisper50(wav, Encoder(model, "ours")).features, whisper50(wav, Encoder(whole, "whole")).features)
+
+
+def test_a_checkpoint_in_torchs_legacy_format_is_read_whole(whisper_checkpoint, tmp_path):
+    legacy = tmp_path / "legacy.pt"
+    torch.save(torch.load(whisper_checkpoint, weights_only=True), legacy, _use_new_zipfile_serialization=False)
+    ours, theirs = read_encoder(str(legacy)).state_dict(), read_encoder(whisper_checkpoint).state_dict()
+    assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
+
+
+def test_a_model_name_is_loaded_from_the_file_openai_whisper_resolves_it_to(whisper_checkpoint, monkeypatch):
+    asked = []
+    monkeypatch.setattr(whisper50_module, "_encoders", {})
+    monkeypatch.setattr(whisper50_module, "_in_cache", lambda name: True)
+    monkeypatch.setattr(whisper, "_download", lambda url, root, in_memory: asked.append((url, root, in_memory)) or whisper_checkpoint)
+    encoder = load_encoder(None, "tiny")
+    assert encoder.label == "tiny" and encoder.warning is None
+    assert encoder.model.dims == ModelDimensions(**torch.load(whisper_checkpoint, weights_only=True)["dims"])
+    assert asked == [(whisper._MODELS["tiny"], whisper50_module._cache_dir(), False)]
 
 
 def test_without_weights_whisper50_falls_back_to_pooled_logmel_and_says_so():
