@@ -26,7 +26,7 @@ from whisper.model import AudioEncoder, ModelDimensions
 
 from museviz.config import CHECKPOINT_ENV, DEFAULT_MODEL, offline
 from museviz.errors import MusevizError
-from museviz.features import Whisper50
+from museviz.features import Whisper50, release_pages
 from museviz.grid import MEL_FRAMES_PER_TOKEN, SOURCE_ENCODER, SOURCE_FALLBACK, WHISPER_HOP_LENGTH, n_tokens
 
 assert HOP_LENGTH == WHISPER_HOP_LENGTH, "openai-whisper changed its hop length"
@@ -60,30 +60,40 @@ def log_mel(audio_16k: np.ndarray, n_mels: int = 80) -> torch.Tensor:
     return whisper.log_mel_spectrogram(torch.from_numpy(np.ascontiguousarray(audio_16k, dtype=np.float32)), n_mels)
 
 
-def whisper50(audio_16k: np.ndarray, encoder: Encoder) -> Whisper50:
+def whisper50(audio_16k: np.ndarray, encoder: Encoder, out: np.ndarray | None = None) -> Whisper50:
     """Encode 16 kHz mono audio to whisper50 features with ``encoder`` (see module docstring).
 
     Parameters
     ----------
     audio_16k : np.ndarray, shape (N,)
     encoder : Encoder, from ``load_encoder``
+    out : np.ndarray, shape ``whisper50_shape(N, encoder)``, float32, optional
+        Where the features are written, a new array by default. The features process
+        passes a view of its memory-mapped handover file, so that they never sit whole in
+        its memory (see ``encode_hidden_states``).
 
     Returns
     -------
     Whisper50 with features of shape (N // 320, 1 + n_blocks, d), or the
     ``logmel-pool`` fallback of shape (N // 320, 1, 80) when ``encoder.model`` is None.
     """
-    n_mels = encoder.model.dims.n_mels if encoder.model is not None else 80
-    width = encoder.model.dims.n_audio_state if encoder.model is not None else n_mels
-    layers = 1 + encoder.model.dims.n_audio_layer if encoder.model is not None else 1
-    n_tok = n_tokens(len(audio_16k))
-    if n_tok == 0:
-        empty = np.zeros((0, layers, width), np.float32)
-        return Whisper50(empty, _source(encoder), encoder.label, encoder.warning)
-    mel = log_mel(audio_16k, n_mels)
+    features = np.empty(whisper50_shape(len(audio_16k), encoder), np.float32) if out is None else out
+    if len(features) == 0:
+        return Whisper50(features, _source(encoder), encoder.label, encoder.warning)
+    mel = log_mel(audio_16k, encoder.model.dims.n_mels if encoder.model is not None else 80)
     if encoder.model is None:
-        return Whisper50(pool_log_mel(mel.numpy()), SOURCE_FALLBACK, None, encoder.warning)
-    return Whisper50(encode_hidden_states(encoder.model, mel), SOURCE_ENCODER, encoder.label)
+        features[:] = pool_log_mel(mel.numpy())
+        return Whisper50(features, SOURCE_FALLBACK, None, encoder.warning)
+    encode_hidden_states(encoder.model, mel, features)
+    return Whisper50(features, SOURCE_ENCODER, encoder.label)
+
+
+def whisper50_shape(n_samples: int, encoder: Encoder) -> tuple[int, int, int]:
+    """(W, layers, dim) of the whisper50 features of ``n_samples`` samples: (N // 320,
+    1 + n_blocks, d), or (N // 320, 1, n_mels) for the fallback."""
+    if encoder.model is None:
+        return n_tokens(n_samples), 1, 80
+    return n_tokens(n_samples), 1 + encoder.model.dims.n_audio_layer, encoder.model.dims.n_audio_state
 
 
 def pool_log_mel(mel: np.ndarray) -> np.ndarray:
@@ -93,29 +103,29 @@ def pool_log_mel(mel: np.ndarray) -> np.ndarray:
     return pairs.mean(axis=2).T[:, None, :].astype(np.float32)
 
 
-def encode_hidden_states(model: EncoderModel, mel: torch.Tensor) -> np.ndarray:
-    """Every encoder hidden state of ``mel`` (n_mels, T) in independent 30 s segments.
+def encode_hidden_states(model: EncoderModel, mel: torch.Tensor, out: np.ndarray) -> None:
+    """Every encoder hidden state of ``mel`` (n_mels, T) in independent 30 s segments,
+    written into ``out`` (T // 2, 1 + n_blocks, d) float32 a batch at a time.
 
     Runs ``model.encoder`` itself (hooks read the embedding entering the first block and
-    each block's output), several segments per batch.
-
-    Returns
-    -------
-    np.ndarray, shape (T // 2, 1 + n_blocks, d), float32
+    each block's output), several segments per batch. Each state goes straight into
+    ``out``: no batch's states are stacked and no list of batches is concatenated, which
+    held a 10 min clip's 220 MB of features twice. A memory-mapped ``out`` lets go of
+    each batch's pages once written, so the file's pages do not pile up in the process.
     """
     starts = range(0, mel.shape[1], SEGMENT_MEL_FRAMES)
-    kept = [min(SEGMENT_MEL_FRAMES, mel.shape[1] - s) // MEL_FRAMES_PER_TOKEN for s in starts]
-    parts = []
     for first in range(0, len(starts), SEGMENTS_PER_BATCH):
         batch_starts = starts[first : first + SEGMENTS_PER_BATCH]
         batch = torch.stack([whisper.pad_or_trim(mel[:, s : s + SEGMENT_MEL_FRAMES], SEGMENT_MEL_FRAMES) for s in batch_starts])
-        states = _hidden_states(model, batch)
-        parts.extend(states[i, : kept[first + i]] for i in range(len(batch_starts)))
-    return np.concatenate(parts).astype(np.float32, copy=False)
+        for layer, states in enumerate(_hidden_states(model, batch)):
+            for i, s in enumerate(batch_starts):
+                kept = min(SEGMENT_MEL_FRAMES, mel.shape[1] - s) // MEL_FRAMES_PER_TOKEN
+                out[s // MEL_FRAMES_PER_TOKEN : s // MEL_FRAMES_PER_TOKEN + kept, layer] = states[i, :kept].numpy()
+        release_pages(out)
 
 
-def _hidden_states(model: EncoderModel, batch: torch.Tensor) -> np.ndarray:
-    """(B, 1500, 1 + n_blocks, d): the first block's input and every block's output."""
+def _hidden_states(model: EncoderModel, batch: torch.Tensor) -> list[torch.Tensor]:
+    """1 + n_blocks tensors (B, 1500, d): the first block's input and every block's output."""
     captured: list[torch.Tensor] = []
     weight = next(model.parameters())
     blocks = model.encoder.blocks
@@ -127,7 +137,7 @@ def _hidden_states(model: EncoderModel, batch: torch.Tensor) -> np.ndarray:
     finally:
         for hook in hooks:
             hook.remove()
-    return torch.stack(captured, dim=2).float().cpu().numpy()
+    return captured
 
 
 _lock = threading.Lock()

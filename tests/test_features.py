@@ -1,5 +1,8 @@
 """mel80 against a plain librosa implementation; whisper50 against a direct encoder pass."""
 
+import sys
+import tracemalloc
+
 import librosa
 import numpy as np
 import pytest
@@ -8,11 +11,13 @@ import torch.nn.functional as F
 import whisper
 from whisper.model import ModelDimensions
 from scipy.signal import lfilter
+from test_report import _resident_mb
 
+from museviz.features import WHISPER50_FILE, extract_features, extract_features_into, read_features
 from museviz.grid import SOURCE_ENCODER, SOURCE_FALLBACK, n_mel_frames, n_tokens
 from museviz.mel80 import _mel_basis, mel80
 from museviz import whisper50 as whisper50_module
-from museviz.whisper50 import Encoder, load_encoder, read_encoder, whisper50
+from museviz.whisper50 import Encoder, _hidden_states, load_encoder, read_encoder, whisper50, whisper50_shape
 
 
 def speechlike(seconds: float, seed: int = 0) -> np.ndarray:
@@ -80,6 +85,46 @@ def test_whisper50_equals_direct_encoder_pass_across_the_30s_boundary(whisper_ch
             expected.append(torch.stack(states, dim=2)[0, : piece.shape[1] // 2].numpy())
     expected = np.concatenate(expected)
     assert np.max(np.abs(ours.features - expected)) < 1e-4
+
+
+def batches_concatenated(model, wav: np.ndarray, per_batch: int) -> np.ndarray:
+    """whisper50 as it was computed before it was written into place: each batch's states
+    stacked, the kept tokens of every segment concatenated."""
+    mel = whisper.log_mel_spectrogram(torch.from_numpy(wav))
+    starts = range(0, mel.shape[1], 3000)
+    parts = []
+    for first in range(0, len(starts), per_batch):
+        batch = torch.stack([whisper.pad_or_trim(mel[:, s : s + 3000], 3000) for s in starts[first : first + per_batch]])
+        states = torch.stack(_hidden_states(model, batch), dim=2).numpy()
+        parts += [states[i, : min(3000, mel.shape[1] - s) // 2] for i, s in enumerate(starts[first : first + per_batch])]
+    return np.concatenate(parts)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/smaps")
+def test_whisper50_is_written_into_a_mapped_file_batch_by_batch_with_no_copy_held(whisper_checkpoint, tmp_path, monkeypatch):
+    monkeypatch.setattr(whisper50_module, "SEGMENTS_PER_BATCH", 1)  # two batches of one segment
+    encoder = load_encoder(whisper_checkpoint)
+    wav = speechlike(31.3, seed=3)
+    w, layers, dim = whisper50_shape(len(wav), encoder)
+    path = tmp_path / "w.npy"
+    stored = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(layers, w, dim))
+    tracemalloc.start()
+    features = whisper50(wav, encoder, out=stored.transpose(1, 0, 2)).features
+    numpy_peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    assert numpy_peak_mb < 1 < stored.nbytes / 2**20  # 11.5 MB of features, and no array of their size made on the way
+    assert _resident_mb(path) < 1  # each batch's pages let go once written
+    assert np.array_equal(features, batches_concatenated(encoder.model, wav, 1))
+
+
+def test_features_handed_over_as_files_equal_the_features_computed_in_place(whisper_checkpoint, tmp_path):
+    wav = speechlike(31.3, seed=4)
+    described = extract_features_into(str(tmp_path), wav, whisper_checkpoint, "tiny")
+    mel, handed = read_features(str(tmp_path), described)
+    in_place_mel, in_place = extract_features(wav, whisper_checkpoint, "tiny")
+    assert np.array_equal(mel, in_place_mel) and np.array_equal(handed.features, in_place.features)
+    assert (handed.source, handed.model, handed.warning) == (in_place.source, in_place.model, in_place.warning)
+    assert np.load(tmp_path / WHISPER50_FILE, mmap_mode="r").shape == (5, len(wav) // 320, 384)
 
 
 def test_whisper_model_is_loaded_once_per_process(whisper_checkpoint):
