@@ -15,6 +15,7 @@ from test_report import _resident_mb
 
 from museviz.features import WHISPER50_FILE, extract_features, extract_features_into, read_features
 from museviz.grid import SOURCE_ENCODER, SOURCE_FALLBACK, n_mel_frames, n_tokens
+from museviz import mel80 as mel80_module
 from museviz.mel80 import _mel_basis, mel80
 from museviz import whisper50 as whisper50_module
 from museviz.whisper50 import Encoder, _hidden_states, load_encoder, read_encoder, whisper50, whisper50_shape
@@ -45,6 +46,24 @@ def test_mel80_equals_librosa_recipe_within_1e3(seconds):
     assert ours.shape == reference.shape == (80, n_mel_frames(len(wav)))
     assert ours.shape[1] == 1 + len(wav) // 200
     assert np.max(np.abs(ours - reference)) < 1e-3
+
+
+@pytest.mark.parametrize("n_samples", [0, 1, 399, 400, 401, 1000, 7 * 200 - 1, 7 * 200, 7 * 200 + 1, 16000 + 123])
+def test_mel80_in_blocks_equals_mel80_in_one_block_at_the_reflected_edges(n_samples, monkeypatch):
+    wav = speechlike(n_samples / 16000, seed=5)
+    whole = mel80(wav)
+    monkeypatch.setattr(mel80_module, "BLOCK_FRAMES", 7)
+    assert np.array_equal(mel80(wav), whole)
+
+
+def test_mel80_work_arrays_do_not_grow_with_the_clip(monkeypatch):
+    wav = speechlike(60.0)
+    monkeypatch.setattr(mel80_module, "BLOCK_FRAMES", 100)
+    tracemalloc.start()
+    result = mel80(wav)
+    peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    assert peak_mb < result.nbytes / 2**20 + 2 < wav.nbytes * 2 / 2**20  # 1.5 MB of result; the audio in float64 would be 7.3 MB
 
 
 def test_mel_basis_is_librosas_slaney_basis():
