@@ -46,11 +46,7 @@ def extract_features(audio_16k: np.ndarray, whisper_checkpoint: str | None, whis
     from museviz.mel80 import mel80
     from museviz.whisper50 import load_encoder, whisper50
 
-    if torch_threads is not None:
-        import torch
-
-        torch.set_num_threads(torch_threads)
-
+    _set_torch_threads(torch_threads)
     encoder = load_encoder(whisper_checkpoint, whisper_model)
     return mel80(audio_16k), whisper50(audio_16k, encoder)
 
@@ -59,11 +55,27 @@ def extract_features_into(folder: str, audio_16k: np.ndarray, whisper_checkpoint
     """``extract_features`` for another process: the arrays written into ``folder``
     (``MEL80_FILE``, ``WHISPER50_FILE``), whisper50's source, model and warning returned.
     A process hands them over as files rather than as a pickle, which the receiver would
-    hold twice while it unpickles (220 MB of features for 10 minutes)."""
-    mel, whisper = extract_features(audio_16k, whisper_checkpoint, whisper_model, torch_threads)
-    np.save(os.path.join(folder, MEL80_FILE), mel)
-    np.save(os.path.join(folder, WHISPER50_FILE), whisper.features.transpose(1, 0, 2))  # layer by layer
+    hold twice while it unpickles (220 MB of features for 10 minutes). whisper50 is
+    encoded straight into its file, layer by layer, so this process never holds it whole
+    either; mel80 is written before it is encoded."""
+    from museviz.mel80 import mel80
+    from museviz.whisper50 import load_encoder, whisper50, whisper50_shape
+
+    _set_torch_threads(torch_threads)
+    np.save(os.path.join(folder, MEL80_FILE), mel80(audio_16k))
+    encoder = load_encoder(whisper_checkpoint, whisper_model)
+    n_tok, layers, dim = whisper50_shape(len(audio_16k), encoder)
+    stored = np.lib.format.open_memmap(os.path.join(folder, WHISPER50_FILE), mode="w+", dtype=np.float32, shape=(layers, n_tok, dim))
+    whisper = whisper50(audio_16k, encoder, out=stored.transpose(1, 0, 2))
+    stored.flush()
     return {"source": whisper.source, "model": whisper.model, "warning": whisper.warning}
+
+
+def _set_torch_threads(torch_threads: int | None) -> None:
+    if torch_threads is not None:
+        import torch
+
+        torch.set_num_threads(torch_threads)
 
 
 def read_features(folder: str, described: dict) -> Features:

@@ -10,7 +10,7 @@ from functools import lru_cache
 import numpy as np
 
 from museviz.grid import MEL80_HOP_LENGTH as HOP_LENGTH
-from museviz.grid import SAMPLE_RATE
+from museviz.grid import SAMPLE_RATE, n_mel_frames
 
 N_FFT = 800  # samples: 50 ms window
 N_MELS = 80
@@ -23,7 +23,7 @@ MAX_ABS_VALUE = 4.0  # the spectrogram is scaled to [-4, 4]
 SLANEY_HZ_PER_MEL = 200 / 3  # the mel scale's linear part, below 1 kHz
 SLANEY_BREAK_HZ = 1000.0
 SLANEY_LOG_STEP = np.log(6.4) / 27  # its log part: 27 mels per factor 6.4 above 1 kHz
-BLOCK_FRAMES = 4096  # STFT frames transformed at once: 51 s of audio, about 40 MB of work arrays
+BLOCK_FRAMES = 1024  # STFT frames transformed at once: 12.8 s of audio, about 17 MB of float64 work arrays
 
 
 def mel80(audio_16k: np.ndarray) -> np.ndarray:
@@ -34,6 +34,11 @@ def mel80(audio_16k: np.ndarray) -> np.ndarray:
     basis 55-7600 Hz; ``S = 20 log10(max(1e-5, mel)) - 20``;
     ``S = clip(8 (S + 100) / 100 - 4, -4, 4)``.
 
+    Computed in float64 ``BLOCK_FRAMES`` frames at a time, from the audio up: only the
+    float32 result grows with the clip (15 MB for 10 minutes), where whole-clip float64
+    work arrays (the emphasised and the padded signal, the mel and its three rescalings)
+    took 230 MB more at their peak. Every value is computed as it was over the whole clip.
+
     Parameters
     ----------
     audio_16k : np.ndarray, shape (N,)
@@ -42,35 +47,40 @@ def mel80(audio_16k: np.ndarray) -> np.ndarray:
     -------
     np.ndarray, shape (80, 1 + N // 200), float32
     """
-    emphasised = _preemphasis(audio_16k)
-    mel = _mel_magnitude(emphasised)
+    out = np.empty((N_MELS, n_mel_frames(len(audio_16k))), np.float32)
+    for start in range(0, out.shape[1], BLOCK_FRAMES):
+        stop = min(start + BLOCK_FRAMES, out.shape[1])
+        signal = _padded_emphasised(audio_16k, start * HOP_LENGTH, (stop - 1) * HOP_LENGTH + N_FFT)
+        frames = np.lib.stride_tricks.sliding_window_view(signal, N_FFT)[::HOP_LENGTH]
+        out[:, start:stop] = _scaled_db(_mel_basis() @ np.abs(np.fft.rfft(frames * _window(), axis=1)).T)
+    return out
+
+
+def _padded_emphasised(wav: np.ndarray, first: int, stop: int) -> np.ndarray:
+    """Samples ``[first, stop)`` of the pre-emphasised ``wav`` padded by ``N_FFT // 2`` on
+    both sides (reflected; zeros when it is too short to reflect), in float64.
+
+    Pre-emphasis ``lfilter([1, -0.97], [1], wav)`` is a two-tap FIR,
+    ``y[n] = x[n] - 0.97 x[n - 1]``, so any stretch of it needs only the sample before.
+    """
+    n, pad = len(wav), N_FFT // 2
+    at = np.arange(first - pad, stop - pad)
+    if n > pad:
+        at = np.abs(at)
+        at = np.where(at < n, at, 2 * (n - 1) - at)
+    inside = (at >= 0) & (at < n)
+    current, previous = np.zeros(len(at)), np.zeros(len(at))
+    current[inside] = wav[at[inside]]
+    previous[inside & (at > 0)] = wav[at[inside & (at > 0)] - 1]
+    return current - PREEMPHASIS * previous
+
+
+def _scaled_db(mel: np.ndarray) -> np.ndarray:
+    """``clip(8 (20 log10(max(1e-5, mel)) - 20 + 100) / 100 - 4, -4, 4)``: Wav2Lip's
+    normalised decibels, in [-4, 4]."""
     level_db = 20.0 * np.log10(np.maximum(1e-5, mel)) - REF_LEVEL_DB
     scaled = 2 * MAX_ABS_VALUE * (level_db - MIN_LEVEL_DB) / -MIN_LEVEL_DB - MAX_ABS_VALUE
-    return np.clip(scaled, -MAX_ABS_VALUE, MAX_ABS_VALUE).astype(np.float32)
-
-
-def _preemphasis(wav: np.ndarray) -> np.ndarray:
-    """``lfilter([1, -0.97], [1], wav)``, a two-tap FIR: ``y[n] = x[n] - 0.97 x[n - 1]``, in float64."""
-    out = wav.astype(np.float64)  # a copy: the product below is taken before ``out`` changes
-    out[1:] -= PREEMPHASIS * out[:-1]
-    return out
-
-
-def _mel_magnitude(signal: np.ndarray) -> np.ndarray:
-    """mel basis @ |STFT|: (80, 1 + N // HOP_LENGTH), centred reflect-padded frames.
-
-    Frames are transformed ``BLOCK_FRAMES`` at a time, so a long clip never holds its
-    whole complex spectrogram.
-    """
-    pad = N_FFT // 2
-    mode = "reflect" if len(signal) > pad else "constant"
-    padded = np.pad(signal, pad, mode=mode)
-    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP_LENGTH]
-    out = np.empty((N_MELS, len(frames)))
-    for start in range(0, len(frames), BLOCK_FRAMES):
-        block = frames[start : start + BLOCK_FRAMES]
-        out[:, start : start + len(block)] = _mel_basis() @ np.abs(np.fft.rfft(block * _window(), axis=1)).T
-    return out
+    return np.clip(scaled, -MAX_ABS_VALUE, MAX_ABS_VALUE)
 
 
 @lru_cache(maxsize=1)

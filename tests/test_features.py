@@ -1,16 +1,24 @@
 """mel80 against a plain librosa implementation; whisper50 against a direct encoder pass."""
 
+import sys
+import tracemalloc
+
 import librosa
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 import whisper
+from whisper.model import ModelDimensions
 from scipy.signal import lfilter
+from test_report import _resident_mb
 
+from museviz.features import WHISPER50_FILE, extract_features, extract_features_into, read_features
 from museviz.grid import SOURCE_ENCODER, SOURCE_FALLBACK, n_mel_frames, n_tokens
+from museviz import mel80 as mel80_module
 from museviz.mel80 import _mel_basis, mel80
-from museviz.whisper50 import load_encoder, whisper50
+from museviz import whisper50 as whisper50_module
+from museviz.whisper50 import Encoder, _hidden_states, load_encoder, read_encoder, whisper50, whisper50_shape
 
 
 def speechlike(seconds: float, seed: int = 0) -> np.ndarray:
@@ -38,6 +46,24 @@ def test_mel80_equals_librosa_recipe_within_1e3(seconds):
     assert ours.shape == reference.shape == (80, n_mel_frames(len(wav)))
     assert ours.shape[1] == 1 + len(wav) // 200
     assert np.max(np.abs(ours - reference)) < 1e-3
+
+
+@pytest.mark.parametrize("n_samples", [0, 1, 399, 400, 401, 1000, 7 * 200 - 1, 7 * 200, 7 * 200 + 1, 16000 + 123])
+def test_mel80_in_blocks_equals_mel80_in_one_block_at_the_reflected_edges(n_samples, monkeypatch):
+    wav = speechlike(n_samples / 16000, seed=5)
+    whole = mel80(wav)
+    monkeypatch.setattr(mel80_module, "BLOCK_FRAMES", 7)
+    assert np.array_equal(mel80(wav), whole)
+
+
+def test_mel80_work_arrays_do_not_grow_with_the_clip(monkeypatch):
+    wav = speechlike(60.0)
+    monkeypatch.setattr(mel80_module, "BLOCK_FRAMES", 100)
+    tracemalloc.start()
+    result = mel80(wav)
+    peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    assert peak_mb < result.nbytes / 2**20 + 2 < wav.nbytes * 2 / 2**20  # 1.5 MB of result; the audio in float64 would be 7.3 MB
 
 
 def test_mel_basis_is_librosas_slaney_basis():
@@ -80,8 +106,76 @@ def test_whisper50_equals_direct_encoder_pass_across_the_30s_boundary(whisper_ch
     assert np.max(np.abs(ours.features - expected)) < 1e-4
 
 
+def batches_concatenated(model, wav: np.ndarray, per_batch: int) -> np.ndarray:
+    """whisper50 as it was computed before it was written into place: each batch's states
+    stacked, the kept tokens of every segment concatenated."""
+    mel = whisper.log_mel_spectrogram(torch.from_numpy(wav))
+    starts = range(0, mel.shape[1], 3000)
+    parts = []
+    for first in range(0, len(starts), per_batch):
+        batch = torch.stack([whisper.pad_or_trim(mel[:, s : s + 3000], 3000) for s in starts[first : first + per_batch]])
+        states = torch.stack(_hidden_states(model, batch), dim=2).numpy()
+        parts += [states[i, : min(3000, mel.shape[1] - s) // 2] for i, s in enumerate(starts[first : first + per_batch])]
+    return np.concatenate(parts)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/smaps")
+def test_whisper50_is_written_into_a_mapped_file_batch_by_batch_with_no_copy_held(whisper_checkpoint, tmp_path, monkeypatch):
+    monkeypatch.setattr(whisper50_module, "SEGMENTS_PER_BATCH", 1)  # two batches of one segment
+    encoder = load_encoder(whisper_checkpoint)
+    wav = speechlike(31.3, seed=3)
+    w, layers, dim = whisper50_shape(len(wav), encoder)
+    path = tmp_path / "w.npy"
+    stored = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(layers, w, dim))
+    tracemalloc.start()
+    features = whisper50(wav, encoder, out=stored.transpose(1, 0, 2)).features
+    numpy_peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    assert numpy_peak_mb < 1 < stored.nbytes / 2**20  # 11.5 MB of features, and no array of their size made on the way
+    assert _resident_mb(path) < 1  # each batch's pages let go once written
+    assert np.array_equal(features, batches_concatenated(encoder.model, wav, 1))
+
+
+def test_features_handed_over_as_files_equal_the_features_computed_in_place(whisper_checkpoint, tmp_path):
+    wav = speechlike(31.3, seed=4)
+    described = extract_features_into(str(tmp_path), wav, whisper_checkpoint, "tiny")
+    mel, handed = read_features(str(tmp_path), described)
+    in_place_mel, in_place = extract_features(wav, whisper_checkpoint, "tiny")
+    assert np.array_equal(mel, in_place_mel) and np.array_equal(handed.features, in_place.features)
+    assert (handed.source, handed.model, handed.warning) == (in_place.source, in_place.model, in_place.warning)
+    assert np.load(tmp_path / WHISPER50_FILE, mmap_mode="r").shape == (5, len(wav) // 320, 384)
+
+
 def test_whisper_model_is_loaded_once_per_process(whisper_checkpoint):
     assert load_encoder(whisper_checkpoint) is load_encoder(whisper_checkpoint)
+
+
+def test_only_the_encoder_is_loaded_and_it_encodes_exactly_as_the_whole_model(whisper_checkpoint):
+    model = load_encoder(whisper_checkpoint).model
+    assert not hasattr(model, "decoder")
+    assert all(name.startswith("encoder.") for name, _ in model.named_parameters())
+    whole = whisper.load_model(whisper_checkpoint, device="cpu")
+    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in whole.encoder.parameters())
+    wav = speechlike(31.3, seed=2)
+    assert np.array_equal(whisper50(wav, Encoder(model, "ours")).features, whisper50(wav, Encoder(whole, "whole")).features)
+
+
+def test_a_checkpoint_in_torchs_legacy_format_is_read_whole(whisper_checkpoint, tmp_path):
+    legacy = tmp_path / "legacy.pt"
+    torch.save(torch.load(whisper_checkpoint, weights_only=True), legacy, _use_new_zipfile_serialization=False)
+    ours, theirs = read_encoder(str(legacy)).state_dict(), read_encoder(whisper_checkpoint).state_dict()
+    assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
+
+
+def test_a_model_name_is_loaded_from_the_file_openai_whisper_resolves_it_to(whisper_checkpoint, monkeypatch):
+    asked = []
+    monkeypatch.setattr(whisper50_module, "_encoders", {})
+    monkeypatch.setattr(whisper50_module, "_in_cache", lambda name: True)
+    monkeypatch.setattr(whisper, "_download", lambda url, root, in_memory: asked.append((url, root, in_memory)) or whisper_checkpoint)
+    encoder = load_encoder(None, "tiny")
+    assert encoder.label == "tiny" and encoder.warning is None
+    assert encoder.model.dims == ModelDimensions(**torch.load(whisper_checkpoint, weights_only=True)["dims"])
+    assert asked == [(whisper._MODELS["tiny"], whisper50_module._cache_dir(), False)]
 
 
 def test_without_weights_whisper50_falls_back_to_pooled_logmel_and_says_so():
