@@ -66,6 +66,15 @@ def test_mel80_work_arrays_do_not_grow_with_the_clip(monkeypatch):
     assert peak_mb < result.nbytes / 2**20 + 2 < wav.nbytes * 2 / 2**20  # 1.5 MB of result; the audio in float64 would be 7.3 MB
 
 
+@pytest.mark.parametrize("n_samples", [320, 481, 1600, 479_999, 480_160, 961_000])
+@pytest.mark.parametrize("frames_at_once", [1, 7, 3000])
+def test_log_mel_in_parts_equals_whispers_log_mel_spectrogram_to_the_last_bit(n_samples, frames_at_once, monkeypatch):
+    wav = speechlike(n_samples / 16000, seed=11)
+    monkeypatch.setattr(whisper50_module, "STFT_FRAMES_AT_ONCE", frames_at_once)
+    for n_mels in (80, 128):
+        assert torch.equal(whisper50_module.log_mel(wav, n_mels), whisper.log_mel_spectrogram(torch.from_numpy(wav.astype(np.float32)), n_mels))
+
+
 def test_mel_basis_is_librosas_slaney_basis():
     reference = librosa.filters.mel(sr=16000, n_fft=800, n_mels=80, fmin=55, fmax=7600)
     assert _mel_basis().dtype == reference.dtype
@@ -190,7 +199,7 @@ def test_without_weights_whisper50_falls_back_to_pooled_logmel_and_says_so():
     assert np.allclose(features.features[7, 0], mel[:, 14:16].mean(axis=1), atol=1e-6)
 
 
-def test_60s_of_audio_is_encoded_in_one_batch_of_two_segments(whisper_checkpoint):
+def test_60s_of_audio_is_encoded_as_two_segments_one_at_a_time(whisper_checkpoint):
     encoder = load_encoder(whisper_checkpoint)
     batches = []
     hook = encoder.model.encoder.register_forward_pre_hook(lambda _m, args: batches.append(tuple(args[0].shape)))
@@ -198,5 +207,5 @@ def test_60s_of_audio_is_encoded_in_one_batch_of_two_segments(whisper_checkpoint
         features = whisper50(speechlike(60.0), encoder)
     finally:
         hook.remove()
-    assert batches == [(2, 80, 3000)]
+    assert batches == [(1, 80, 3000), (1, 80, 3000)]
     assert features.features.shape == (3000, 5, 384)
