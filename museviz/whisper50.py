@@ -134,7 +134,7 @@ def encode_hidden_states(model: EncoderModel, mel: torch.Tensor, out: np.ndarray
     written into ``out`` (T // 2, 1 + n_blocks, d) float32 a batch at a time.
 
     Runs ``model.encoder`` itself (hooks read the embedding entering the first block and
-    each block's output), several segments per batch. Each state goes straight into
+    each block's output), ``SEGMENTS_PER_BATCH`` segments per pass. Each state goes straight into
     ``out``: no batch's states are stacked and no list of batches is concatenated, which
     held a 10 min clip's 220 MB of features twice. A memory-mapped ``out`` lets go of
     each batch's pages once written, so the file's pages do not pile up in the process.
