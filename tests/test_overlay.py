@@ -1,5 +1,10 @@
 """The overlay video keeps the source's frames, frame times and audio, and says what each rule reads."""
 
+import errno
+import os
+import resource
+import signal
+import threading
 from fractions import Fraction
 
 import av
@@ -226,3 +231,65 @@ def test_a_closed_writer_leaves_no_file_and_nor_does_one_that_failed_on_a_frame(
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(RuntimeError, match="closed"):
         writer.add(0, None)
+
+
+@pytest.fixture
+def file_size_limit():
+    """Files this process writes may grow to the given bytes at most (writes past it fail
+    with EFBIG, as on a full disk); lifted afterwards."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    yield lambda n_bytes: resource.setrlimit(resource.RLIMIT_FSIZE, (n_bytes, hard))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    signal.signal(signal.SIGXFSZ, handler)
+
+
+def test_a_file_that_cannot_grow_is_one_sentence_and_leaves_no_file_and_no_thread(clips, tmp_path, file_size_limit):
+    source = analyze(clips("ov25.mp4", duration_s=SECONDS), Options())
+    threads = set(threading.enumerate())
+    file_size_limit(20_000)
+    with pytest.raises(MusevizError, match=r"^cannot write .*full\.mp4: File too large$"):
+        render_overlay(source, tmp_path / "full.mp4")
+    assert list(tmp_path.iterdir()) == []
+    assert set(threading.enumerate()) == threads
+
+
+class FailsOnFrame:
+    """The writer's real video stream, whose encoder fails on frame ``n`` as a full disk makes it."""
+
+    def __init__(self, stream, n: int):
+        self.stream, self.left = stream, n
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+    def encode(self, frame=None):
+        if frame is not None:
+            self.left -= 1
+            if self.left < 0:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return self.stream.encode(frame)
+
+
+@pytest.mark.parametrize("n", [0, 10])
+def test_an_error_in_the_encoders_thread_reaches_the_caller_as_one_sentence(clips, tmp_path, monkeypatch, n):
+    source = analyze(clips("ov25.mp4", duration_s=SECONDS), Options())
+    real = overlay._add_video_stream
+    monkeypatch.setattr(overlay, "_add_video_stream", lambda *args: FailsOnFrame(real(*args), n))
+    threads = set(threading.enumerate())
+    with pytest.raises(MusevizError, match=r"^cannot write .*fails\.mp4: No space left on device$"):
+        render_overlay(source, tmp_path / "fails.mp4")
+    assert list(tmp_path.iterdir()) == []
+    assert set(threading.enumerate()) == threads
+
+
+def test_frames_out_of_display_order_are_refused(clips, tmp_path):
+    source = analyze(clips("ov25.mp4", duration_s=SECONDS), Options())
+    frames = dict(outside_loop(source))
+    with overlay.OverlayWriter(source, tmp_path / "order.mp4") as writer:
+        writer.add(4, frames[4])
+        for frame_idx in (4, 3):
+            with pytest.raises(ValueError, match=f"^frame {frame_idx} comes after frame 4: hand the frames over in display order$"):
+                writer.add(frame_idx, frames[frame_idx])
+        writer.add(5, frames[5])
+    assert [pts for pts, _ in decoded_frames(tmp_path / "order.mp4")] == [int(p) for p in source.media.video.frame_pts[4:6]]
