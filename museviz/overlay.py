@@ -77,10 +77,12 @@ LANE_NAMES_W = 112  # px: the lanes' names stand in a column this wide (whole ma
 SCROLL_TILE_WIDTHS = 4  # the ruler and the lanes are drawn this many output widths at a time
 MAX_TEXT_PATCHES = 2048  # rendered labels kept for reuse
 AUDIO_AHEAD_S = 0.5  # audio is muxed up to this far past the video frame just written
-# Frames painted and waiting for the encoder's thread. With the encoding in the caller's
-# thread the overlay took 1.45-1.66x the padded re-encode (bench_overlay's a'), with this
-# queue 1.29-1.40x, the same from 2 to 8 frames.
-ENCODE_QUEUE_FRAMES = 4
+# Output frames, painted in turn and handed to the encoder's thread, which gives each back
+# once encoded. With the encoding in the caller's thread the overlay took 1.45-1.66x the
+# padded re-encode (bench_overlay's a'), with this thread 1.29-1.40x, the same with 2 to 8
+# frames waiting. Frames made anew for each one and freed in the other thread fragmented
+# the heap: a 10 minute 1280x720 analysis grew from 620 to 970 MB.
+ENCODE_FRAMES = 4
 
 STRIP_RGB = (246, 246, 246)
 TEXT_RGB = (30, 30, 30)
@@ -160,8 +162,9 @@ class OverlayWriter:
     manager. ``add`` paints the frame's strip and puts the picture above it, in the
     caller's thread, and hands the frame to a thread of the writer's that encodes and muxes
     it (``_Encoder``): x264 spreads each frame over threads of its own but makes the call
-    wait for them, and meanwhile the caller decodes and paints the next frames. At most
-    ``ENCODE_QUEUE_FRAMES`` frames wait, so memory does not grow with the clip. The file
+    wait for them, and meanwhile the caller decodes and paints the next frames. The writer
+    paints into ``ENCODE_FRAMES`` output frames in turn, so memory does not grow with the
+    clip. The file
     appears at ``out_path`` when ``finish`` succeeds; ``close`` (or an exception in the
     ``with`` block, or in ``add``) discards it.
 
@@ -218,7 +221,7 @@ class OverlayWriter:
         except BaseException:
             self._discard()
             raise
-        self._encoder = _Encoder(self._output, self._stream, self._audio)
+        self._encoder = _Encoder(self._output, self._stream, self._audio, lambda: _output_frame(self.geometry))
         self._last_frame = -1
         self._state = "open"
 
@@ -232,7 +235,9 @@ class OverlayWriter:
             raise ValueError(f"frame {frame_idx} comes after frame {self._last_frame}: hand the frames over in display order")
         self._last_frame = frame_idx
         try:
-            out = _compose(_upright(frame, self.video.rotation), _painted(self.strip, frame_idx), self.geometry)
+            out = self._encoder.frame()
+            _paint_strip(out, self.strip, frame_idx)
+            _compose(_upright(frame, self.video.rotation), out, self.geometry)
             out.pts = int(self.video.frame_pts[frame_idx])
             out.time_base = self.video.time_base
             self._encoder.put(out)
@@ -910,18 +915,30 @@ def _rows_to_height(values: np.ndarray, height: int) -> np.ndarray:
 
 class _Encoder:
     """Encodes and muxes an ``OverlayWriter``'s frames, with the audio beside them, in a
-    thread of its own, from a queue of at most ``ENCODE_QUEUE_FRAMES``.
+    thread of its own.
 
-    The first error it meets is kept and raised to the writer by the next ``put`` or by
-    ``join``; the frames after it are dropped, so a caller never waits on a full queue.
+    It owns ``ENCODE_FRAMES`` output frames (made by ``new_frame``): the writer takes one
+    (``frame``, which waits while all are queued), paints it and hands it over (``put``);
+    the thread gives it back once encoded (x264 has copied it by then). The first error the
+    thread meets is kept and raised to the writer by the next ``frame``, ``put`` or
+    ``join``; the frames after it are given back unencoded, so the writer never waits for
+    nothing.
     """
 
-    def __init__(self, output, stream, audio: _SourceAudio | None):
+    def __init__(self, output, stream, audio: _SourceAudio | None, new_frame: Callable[[], av.VideoFrame]):
         self._output, self._stream, self._audio = output, stream, audio
-        self._frames: queue.Queue[av.VideoFrame | None] = queue.Queue(maxsize=ENCODE_QUEUE_FRAMES)
+        self._free: queue.SimpleQueue[av.VideoFrame] = queue.SimpleQueue()
+        for _ in range(ENCODE_FRAMES):
+            self._free.put(new_frame())
+        self._frames: queue.SimpleQueue[av.VideoFrame | None] = queue.SimpleQueue()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="museviz-overlay-encoder", daemon=True)
         self._thread.start()
+
+    def frame(self) -> av.VideoFrame:
+        """An output frame to paint, free once the thread has encoded what it held."""
+        self._raise()
+        return self._free.get()
 
     def put(self, frame: av.VideoFrame) -> None:
         self._raise()
@@ -944,14 +961,14 @@ class _Encoder:
 
     def _run(self) -> None:
         while (frame := self._frames.get()) is not None:
-            if self._error is not None:
-                continue
-            try:
-                self._output.mux(self._stream.encode(frame))
-                if self._audio is not None:
-                    self._audio.until(float(frame.pts * frame.time_base) + AUDIO_AHEAD_S)
-            except BaseException as exc:  # handed to the writer's thread, which raises it
-                self._error = exc
+            if self._error is None:
+                try:
+                    self._output.mux(self._stream.encode(frame))
+                    if self._audio is not None:
+                        self._audio.until(float(frame.pts * frame.time_base) + AUDIO_AHEAD_S)
+                except BaseException as exc:  # handed to the writer's thread, which raises it
+                    self._error = exc
+            self._free.put(frame)
 
 
 @dataclass(eq=False)
@@ -1015,20 +1032,21 @@ def _upright(frame: av.VideoFrame, rotation: int) -> av.VideoFrame:
     return av.VideoFrame.from_ndarray(upright(frame.to_ndarray(format="rgb24"), rotation), format="rgb24")
 
 
-def _painted(strip: _Strip, frame_idx: int) -> av.VideoFrame:
-    """An output frame with the strip of frame ``frame_idx`` painted, and black around
-    where a narrow picture goes."""
-    g = strip.g
+def _output_frame(g: _Geometry) -> av.VideoFrame:
+    """An output frame, black where the picture goes (around a narrow one, and in its 1 px pad, it stays so)."""
     out = av.VideoFrame(g.width, g.height, VIDEO_PIX_FMT)
-    planes = [plane_array(plane) for plane in out.planes]
-    if (g.picture_w, g.picture_h) != (g.width, g.picture_area_h):  # black around a narrow picture, and in its 1 px pad
-        for shift, black, plane in zip((0, 1, 1), (16, 128, 128), planes):
-            plane[: g.picture_area_h >> shift] = black
-    strip.paint(frame_idx, tuple(plane[g.picture_area_h >> shift :] for shift, plane in zip((0, 1, 1), planes)))
+    for shift, black, plane in zip((0, 1, 1), (16, 128, 128), out.planes):
+        plane_array(plane)[: g.picture_area_h >> shift] = black
     return out
 
 
-def _compose(frame: av.VideoFrame, out: av.VideoFrame, g: _Geometry) -> av.VideoFrame:
+def _paint_strip(out: av.VideoFrame, strip: _Strip, frame_idx: int) -> None:
+    """Paint the strip of frame ``frame_idx`` into an output frame."""
+    g = strip.g
+    strip.paint(frame_idx, tuple(plane_array(plane)[g.picture_area_h >> shift :] for shift, plane in zip((0, 1, 1), out.planes)))
+
+
+def _compose(frame: av.VideoFrame, out: av.VideoFrame, g: _Geometry) -> None:
     """The source picture's YUV planes as they are (scaled only to upscale) into ``out``, above its strip."""
     if frame.format.name != VIDEO_PIX_FMT or (frame.width, frame.height) != (g.picture_w, g.picture_h):
         frame = frame.reformat(width=g.picture_w, height=g.picture_h, format=VIDEO_PIX_FMT)
@@ -1036,7 +1054,6 @@ def _compose(frame: av.VideoFrame, out: av.VideoFrame, g: _Geometry) -> av.Video
         target, picture = plane_array(out_plane), plane_array(picture_plane)
         x = g.picture_x >> shift
         target[: picture.shape[0], x : x + picture.shape[1]] = picture
-    return out
 
 
 def _i420_planes(buffer: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
