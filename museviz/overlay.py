@@ -164,9 +164,8 @@ class OverlayWriter:
     it (``_Encoder``): x264 spreads each frame over threads of its own but makes the call
     wait for them, and meanwhile the caller decodes and paints the next frames. The writer
     paints into ``ENCODE_FRAMES`` output frames in turn, so memory does not grow with the
-    clip. The file
-    appears at ``out_path`` when ``finish`` succeeds; ``close`` (or an exception in the
-    ``with`` block, or in ``add``) discards it.
+    clip. The file appears at ``out_path`` when ``finish`` succeeds; ``close`` (or an
+    exception in the ``with`` block, or in ``add``) discards it.
 
     Parameters
     ----------
@@ -241,7 +240,7 @@ class OverlayWriter:
             out.pts = int(self.video.frame_pts[frame_idx])
             out.time_base = self.video.time_base
             self._encoder.put(out)
-        except (av.FFmpegError, OSError) as exc:  # the file is opened when the first frame is written
+        except (av.FFmpegError, OSError) as exc:  # met by the encoder's thread (the file opens with the first frame muxed)
             self._discard()
             raise MusevizError(f"cannot write {self.out_path}: {getattr(exc, 'strerror', None) or exc}") from None
         except BaseException:
