@@ -163,12 +163,10 @@ def _lanes_left_in(picked: dict[str, Schedule], column: _Column, header: str) ->
     """The margin left of a column's axes: its stream labels beside its widest row label,
     or the frame strip's label, whichever is wider."""
     widths = [_text_width_in("video\nframes", SMALL_SIZE + 0.5)]
+    size, weight = _row_label_font(header)
     for stream in _streams(picked):
-        labels = [name if s.grid == stream else f"{name} ({s.grid})" for name, s, rows, _first in _lane_rows(picked, column, stream, header) for _row in rows] if header == "names" else [
-            row.label for _name, _s, rows, _first in _lane_rows(picked, column, stream, header) for row in rows]
-        size, weight = (LABEL_SIZE, "bold") if header == "names" else (TINY_SIZE + 0.5, "normal")
-        widest = max((_text_width_in(label, size, weight) for label in labels), default=0.0)
-        widths.append(LANES_YLABEL_IN + widest)
+        labels = [label for name, s, rows, _first in _lane_rows(picked, column, stream, header) for label in _row_labels(name, s, rows, stream, header)]
+        widths.append(LANES_YLABEL_IN + max((_text_width_in(label, size, weight) for label in labels), default=0.0))
     return max(widths) + LANES_TICK_PAD_IN
 
 
@@ -208,6 +206,21 @@ def _lane_rows(picked: dict[str, Schedule], column: _Column, stream: str, header
     return lanes
 
 
+def _rule_label(name: str, s: Schedule, stream: str) -> str:
+    """A rule's name, with the grid it reads when that is not the stream's."""
+    return name if s.grid == stream else f"{name} ({s.grid})"
+
+
+def _row_labels(name: str, s: Schedule, rows: list[_Row], stream: str, header: str) -> list[str]:
+    """The labels left of one rule's rows: its name on each (``"names"``), or each row's own."""
+    return [_rule_label(name, s, stream)] * len(rows) if header == "names" else [row.label for row in rows]
+
+
+def _row_label_font(header: str) -> tuple[float, str]:
+    """(size, weight) of the row labels."""
+    return (LABEL_SIZE, "bold") if header == "names" else (TINY_SIZE + 0.5, "normal")
+
+
 def _lanes_frame(axes: list, t: Timeline, picked: dict[str, Schedule], column: _Column, header: str, n_rows: dict[str, int]) -> None:
     """What a lanes view keeps whatever it shows: the strip's and lanes' axes, each rule's
     rows with their labels and shading, where the audio and the video end."""
@@ -223,23 +236,22 @@ def _lanes_frame(axes: list, t: Timeline, picked: dict[str, Schedule], column: _
         ticks, labels, colors = [], [], []
         for name, s, rows, first in _lane_rows(picked, column, stream, header):
             color = rule_color(name)
-            label = name if s.grid == stream else f"{name} ({s.grid})"
+            label = _rule_label(name, s, stream)
             if header != "names":
                 words = _EDGE_WORDS[s.edge] if header == "edge" else s.definition.formula if s.definition else ""
                 ax.text(0.004, first - 1, f"{label}:  {words}", transform=ax.get_yaxis_transform(), color=color, fontsize=SMALL_SIZE + 0.5, fontweight="bold", va="center", ha="left", zorder=6,
                         bbox=dict(facecolor="white", edgecolor="none", alpha=0.8, pad=0.5))
             ticks += range(first, first + len(rows))
-            labels += [label if header == "names" else row.label for row in rows]
+            labels += _row_labels(name, s, rows, stream, header)
             colors += [color if header == "names" else "0.2"] * len(rows)
             ax.axhspan(first - (header != "names") - 0.5, first + len(rows) - 0.5, color=color, alpha=0.07, lw=0, zorder=0.2)
             ax.axhline(first + len(rows) - 0.5, color="0.6", lw=0.6)
         _end_lines(ax, t)
         ax.set_ylim(n_rows[stream] - 0.5, -0.5)
-        ax.set_yticks(ticks, labels, fontsize=LABEL_SIZE if header == "names" else TINY_SIZE + 0.5)
+        size, weight = _row_label_font(header)
+        ax.set_yticks(ticks, labels, fontsize=size, fontweight=weight)
         for tick, c in zip(ax.get_yticklabels(), colors):
             tick.set_color(c)
-            if header == "names":
-                tick.set_fontweight("bold")
         ax.tick_params(axis="y", length=0)
         ax.tick_params(axis="x", labelsize=SMALL_SIZE + 0.5, labelbottom=ax is axes[-1])
         ax.set_ylabel(f"{stream}\n{STREAM_RATES[stream]:g} per s", fontsize=SMALL_SIZE + 0.5)
